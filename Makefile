@@ -1,0 +1,39 @@
+# OpenHEP — developer entry points.  `make demo` and `make test` are all a fresh machine needs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install system-deps demo test lint bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	touch $(STAMP)
+
+# Debian packages the tests start for real (PostgreSQL); installed when run as root.
+system-deps:
+	bash scripts/system-deps.sh
+
+# Load the real CODP records (../shared/anchors) into ./openhep-data and show what landed.
+demo: install
+	$(BIN)/openhep demo
+	$(BIN)/openhep stats
+
+test: install system-deps
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+bench: install system-deps
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) openhep-data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,5 @@
+"""OpenHEP: an open data portal for particle physics."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

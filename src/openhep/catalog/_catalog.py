@@ -1,0 +1,459 @@
+"""The catalogue: the only source of truth for records, their versions, files and changes."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from posixpath import basename
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, text, update
+
+from openhep.catalog._engine import make_engine, upgrade
+from openhep.catalog._schema import changelog, file_index_entries, files, record_versions, records
+from openhep.model import Record
+from openhep.settings import Settings
+
+# Rows per statement: below SQLite's 32,766 bound parameters, large enough to amortise round trips.
+_CHUNK = 500
+# A PostgreSQL advisory lock serialising writers, so change-log numbers follow commit order.
+_WRITE_LOCK = 0x0E11_4E9
+
+
+class RecordNotFoundError(LookupError):
+    """No public record (or version) with that recid."""
+
+    def __init__(self, recid: str, version: int | None = None) -> None:
+        self.recid, self.version = recid, version
+        what = f"record {recid}" + (f" version {version}" if version is not None else "")
+        super().__init__(f"{what} does not exist (or is not public yet)")
+
+
+class CatalogConflictError(ValueError):
+    """A batch that would break a catalogue invariant (such as two records sharing a DOI)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecord:
+    """One version of a record as the catalogue holds it."""
+
+    recid: str
+    version: int
+    metadata: dict[str, Any]
+    created: datetime
+    updated: datetime
+    visible_from: datetime
+
+    def is_public(self, now: datetime) -> bool:
+        return self.visible_from <= now
+
+
+@dataclass(frozen=True, slots=True)
+class VersionInfo:
+    version: int
+    created: datetime
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One entry of the change log."""
+
+    seq: int
+    recid: str
+    version: int
+    operation: str
+    at: datetime
+
+
+@dataclass(slots=True)
+class WriteResult:
+    """What a batch did: recids created, updated (new version) and left unchanged."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    def merge(self, other: WriteResult) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogStats:
+    """Counts of public records (a record with two experiments counts once under each)."""
+
+    total: int
+    embargoed: int
+    experiment: dict[str, int]
+    type: dict[str, int]
+    subtype: dict[str, int]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "embargoed": self.embargoed,
+            "experiment": self.experiment,
+            "type": self.type,
+            "subtype": self.subtype,
+        }
+
+
+def content_hash(metadata: dict[str, Any]) -> str:
+    """A digest of a record's content, independent of key order, to detect unchanged re-ingests."""
+    return hashlib.sha256(orjson.dumps(metadata, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def file_key(file: dict[str, Any]) -> str:
+    """The name a file is known by in its record: its ``key``, else the last part of its URI."""
+    return str(file.get("key") or basename(str(file["uri"])))
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _doi_owners(conn: Connection, dois: Sequence[str]) -> dict[str, str]:
+    owners: dict[str, str] = {}
+    for chunk in _chunks(dois):
+        query = select(records.c.doi, records.c.recid).where(records.c.doi.in_(chunk))
+        owners.update({row.doi: row.recid for row in conn.execute(query)})
+    return owners
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Catalog:
+    """Records with every version kept, their files, file indices and the change log.
+
+    Public reads (``get``, ``stats``) hide embargoed records until their ``visible_from``.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.is_sqlite = engine.dialect.name == "sqlite"
+
+    @classmethod
+    def open(cls, settings: Settings | None = None, *, url: str | None = None) -> Catalog:
+        """Open (creating or migrating if needed) the catalogue the settings name."""
+        settings = settings or Settings.from_env()
+        engine = make_engine(url or settings.catalog_url)
+        upgrade(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def write(
+        self,
+        batch: Sequence[Record],
+        *,
+        progress: Callable[[int], None] | None = None,
+        now: datetime | None = None,
+    ) -> WriteResult:
+        """Store a batch in one transaction: all of it lands, or none of it.
+
+        A record whose content equals its current version is left as it is; a changed one
+        becomes version n+1. ``progress`` is told how many records each written chunk held.
+        """
+        now = now or _now()
+        result = WriteResult()
+        with self.engine.begin() as conn:
+            if not self.is_sqlite:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITE_LOCK})
+            for chunk in _chunks(batch):
+                result.merge(self._write_chunk(conn, chunk, now))
+                if progress is not None:
+                    progress(len(chunk))
+        return result
+
+    def _write_chunk(self, conn: Connection, chunk: Sequence[Record], now: datetime) -> WriteResult:
+        result = WriteResult()
+        recids = [r.recid for r in chunk]
+        current = {
+            row.recid: row
+            for row in conn.execute(
+                select(records.c.recid, records.c.version, records.c.content_hash).where(
+                    records.c.recid.in_(recids)
+                )
+            )
+        }
+        new_rows: list[dict[str, Any]] = []
+        changed_rows: list[dict[str, Any]] = []
+        version_rows: list[dict[str, Any]] = []
+        file_rows: list[dict[str, Any]] = []
+        log_rows: list[dict[str, Any]] = []
+        for record in chunk:
+            data = record.to_json()
+            digest = content_hash(data)
+            existing = current.get(record.recid)
+            if existing is not None and existing.content_hash == digest:
+                result.unchanged.append(record.recid)
+                continue
+            version = 1 if existing is None else existing.version + 1
+            row = {
+                "recid": record.recid,
+                "version": version,
+                "doi": record.doi,
+                "title": record.title,
+                "type_primary": record.type.primary,
+                "type_secondary": orjson.dumps(record.type.secondary).decode(),
+                "experiment": orjson.dumps(record.experiment).decode(),
+                "visible_from": record.visible_from(),
+                "content_hash": digest,
+                "updated": now,
+            }
+            if existing is None:
+                new_rows.append(row | {"created": now})
+                result.created.append(record.recid)
+            else:
+                changed_rows.append({f"b_{k}": v for k, v in row.items()})
+                result.updated.append(record.recid)
+            version_rows.append(
+                {
+                    "recid": record.recid,
+                    "version": version,
+                    "metadata_json": orjson.dumps(data).decode(),
+                    "content_hash": digest,
+                    "created": now,
+                }
+            )
+            file_rows += [
+                {
+                    "recid": record.recid,
+                    "position": i,
+                    "key": file_key(f),
+                    "uri": f["uri"],
+                    "size": f["size"],
+                    "checksum": f["checksum"],
+                    "type": f.get("type"),
+                }
+                for i, f in enumerate(data.get("files", ()))
+            ]
+            log_rows.append(
+                {
+                    "recid": record.recid,
+                    "version": version,
+                    "operation": "create" if existing is None else "update",
+                    "at": now,
+                }
+            )
+        self._check_dois(conn, [r for r in chunk if r.doi and r.recid not in result.unchanged])
+        if new_rows:
+            conn.execute(insert(records), new_rows)
+        if changed_rows:
+            conn.execute(
+                update(records)
+                .where(records.c.recid == bindparam("b_recid"))
+                .values({k[2:]: bindparam(k) for k in changed_rows[0] if k != "b_recid"}),
+                changed_rows,
+            )
+            stale = [r["b_recid"] for r in changed_rows]
+            conn.execute(delete(files).where(files.c.recid.in_(stale)))
+        if version_rows:
+            conn.execute(insert(record_versions), version_rows)
+        if file_rows:
+            conn.execute(insert(files), file_rows)
+        if log_rows:
+            conn.execute(insert(changelog), log_rows)
+        return result
+
+    def _check_dois(self, conn: Connection, batch: list[Record]) -> None:
+        owners = _doi_owners(conn, [r.doi for r in batch if r.doi])
+        for record in batch:
+            owner = owners.get(record.doi or "")
+            if owner is not None and owner != record.recid:
+                raise CatalogConflictError(
+                    f"record {record.recid}: doi {record.doi} already belongs to record {owner}"
+                )
+
+    def doi_owners(self, batch: Sequence[Record]) -> dict[str, str]:
+        """Which recid holds each DOI of ``batch`` in the catalogue (DOIs are unique)."""
+        with self.engine.connect() as conn:
+            return _doi_owners(conn, [r.doi for r in batch if r.doi])
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _public(self, now: datetime) -> Any:
+        return records.c.visible_from <= now
+
+    def get(
+        self,
+        recid: str,
+        version: int | None = None,
+        *,
+        include_embargoed: bool = False,
+        now: datetime | None = None,
+    ) -> StoredRecord:
+        """The current (or a given) version of a public record; ``RecordNotFoundError`` if none."""
+        now = now or _now()
+        query = (
+            select(
+                record_versions.c.version,
+                record_versions.c.metadata_json,
+                records.c.created,
+                record_versions.c.created.label("version_created"),
+                records.c.visible_from,
+            )
+            .join(records, records.c.recid == record_versions.c.recid)
+            .where(record_versions.c.recid == recid)
+            .where(
+                record_versions.c.version == (version if version is not None else records.c.version)
+            )
+        )
+        if not include_embargoed:
+            query = query.where(self._public(now))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise RecordNotFoundError(recid, version)
+        return StoredRecord(
+            recid=recid,
+            version=row.version,
+            metadata=orjson.loads(row.metadata_json),
+            created=row.created,
+            updated=row.version_created,
+            visible_from=row.visible_from,
+        )
+
+    def versions(
+        self, recid: str, *, include_embargoed: bool = False, now: datetime | None = None
+    ) -> list[VersionInfo]:
+        """Every stored version of a record, oldest first."""
+        now = now or _now()
+        query = (
+            select(
+                record_versions.c.version, record_versions.c.created, record_versions.c.content_hash
+            )
+            .join(records, records.c.recid == record_versions.c.recid)
+            .where(record_versions.c.recid == recid)
+            .order_by(record_versions.c.version)
+        )
+        if not include_embargoed:
+            query = query.where(self._public(now))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        if not rows:
+            raise RecordNotFoundError(recid)
+        return [VersionInfo(r.version, r.created, r.content_hash) for r in rows]
+
+    def iter_public(self, *, now: datetime | None = None) -> Iterator[StoredRecord]:
+        """Every public record's current version, in recid order (streamed)."""
+        now = now or _now()
+        query = (
+            select(
+                records.c.recid,
+                records.c.version,
+                records.c.created,
+                records.c.updated,
+                records.c.visible_from,
+                record_versions.c.metadata_json,
+            )
+            .join(
+                record_versions,
+                (record_versions.c.recid == records.c.recid)
+                & (record_versions.c.version == records.c.version),
+            )
+            .where(self._public(now))
+            .order_by(records.c.recid)
+        )
+        with self.engine.connect() as conn:
+            for row in conn.execution_options(yield_per=1000).execute(query):
+                yield StoredRecord(
+                    recid=row.recid,
+                    version=row.version,
+                    metadata=orjson.loads(row.metadata_json),
+                    created=row.created,
+                    updated=row.updated,
+                    visible_from=row.visible_from,
+                )
+
+    def files(self, recid: str) -> list[dict[str, Any]]:
+        """The files of a record's current version, in record order."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(files).where(files.c.recid == recid).order_by(files.c.position)
+            ).all()
+        return [dict(r._mapping) for r in rows]
+
+    def file_index_entries(self, recid: str, index_key: str) -> list[dict[str, Any]]:
+        """The files listed by one of a record's file indices, in index order."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(file_index_entries)
+                .where(file_index_entries.c.recid == recid)
+                .where(file_index_entries.c.index_key == index_key)
+                .order_by(file_index_entries.c.position)
+            ).all()
+        return [dict(r._mapping) for r in rows]
+
+    def changes(self, since: int = 0, limit: int = 10_000) -> list[Change]:
+        """Change-log entries with ``seq > since``, in order: what a derived index must apply."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(changelog)
+                .where(changelog.c.seq > since)
+                .order_by(changelog.c.seq)
+                .limit(limit)
+            ).all()
+        return [Change(r.seq, r.recid, r.version, r.operation, r.at) for r in rows]
+
+    def last_change(self) -> int:
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(select(func.coalesce(func.max(changelog.c.seq), 0))).scalar_one()
+            )
+
+    def count(self, *, include_embargoed: bool = False, now: datetime | None = None) -> int:
+        query = select(func.count()).select_from(records)
+        if not include_embargoed:
+            query = query.where(self._public(now or _now()))
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def stats(self, *, now: datetime | None = None) -> CatalogStats:
+        """Counts of public records per experiment, type and subtype, and of embargoed ones."""
+        now = now or _now()
+        experiment: Counter[str] = Counter()
+        primary: Counter[str] = Counter()
+        subtype: Counter[str] = Counter()
+        total = 0
+        query = select(records.c.experiment, records.c.type_primary, records.c.type_secondary)
+        with self.engine.connect() as conn:
+            embargoed = int(
+                conn.execute(
+                    select(func.count()).select_from(records).where(records.c.visible_from > now)
+                ).scalar_one()
+            )
+            for row in conn.execution_options(yield_per=5000).execute(
+                query.where(self._public(now))
+            ):
+                total += 1
+                experiment.update(set(orjson.loads(row.experiment)))
+                primary[row.type_primary] += 1
+                subtype.update(
+                    {f"{row.type_primary}::{s}" for s in orjson.loads(row.type_secondary)}
+                )
+        return CatalogStats(
+            total=total,
+            embargoed=embargoed,
+            experiment=dict(sorted(experiment.items())),
+            type=dict(sorted(primary.items())),
+            subtype=dict(sorted(subtype.items())),
+        )

@@ -1,0 +1,285 @@
+"""Ingest: CODP record JSON files → validated records → the catalogue, a batch at a time."""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from openhep.catalog._catalog import Catalog, WriteResult
+from openhep.model import Record, RecordValidationError, validate_record
+
+#: A record file larger than this is refused before it is read (the largest CODP file is 2.5 MB).
+MAX_SOURCE_BYTES = 512 * 1024 * 1024
+
+
+class IngestSourceError(ValueError):
+    """A path given to ingest that is missing, unreadable or holds no record files."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """One reason one record (or a whole file) was not ingested."""
+
+    file: str
+    recid: str | None
+    index: int | None
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        where = self.file + (f"[{self.index}]" if self.index is not None else "")
+        who = f" record {self.recid}" if self.recid else ""
+        field_path = f" {self.path}:" if self.path else ""
+        return f"{where}:{who}{field_path} {self.reason}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "recid": self.recid,
+            "index": self.index,
+            "path": self.path,
+            "reason": self.reason,
+        }
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What an ingest run read, wrote and rejected."""
+
+    files: int = 0
+    records: int = 0
+    written: WriteResult = field(default_factory=WriteResult)
+    rejections: list[Rejection] = field(default_factory=list)
+    seconds: float = 0.0
+    committed: bool = False
+
+    @property
+    def rejected_recids(self) -> int:
+        return len({(r.file, r.index) for r in self.rejections})
+
+    def summary(self) -> dict[str, Any]:
+        total = len(self.written.created) + len(self.written.updated) + len(self.written.unchanged)
+        return {
+            "files": self.files,
+            "records": self.records,
+            "created": len(self.written.created),
+            "updated": len(self.written.updated),
+            "unchanged": len(self.written.unchanged),
+            "rejected": self.rejected_recids,
+            "committed": self.committed,
+            "seconds": round(self.seconds, 3),
+            "records_per_second": round(total / self.seconds, 1) if self.seconds and total else 0.0,
+            "rejections": [r.as_dict() for r in self.rejections],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    record: Record
+    file: str
+    index: int
+
+
+def collect_paths(paths: Iterable[Path], *, recursive: bool = False) -> list[Path]:
+    """The record files named by ``paths``: files as given, directories' ``*.json`` files.
+
+    Hidden and underscore-prefixed entries of a directory are not records (CODP keeps
+    skeletons and notes there) and are passed over; ``recursive`` descends into sub-directories.
+    """
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            pattern = "**/*.json" if recursive else "*.json"
+            found += sorted(
+                p
+                for p in path.glob(pattern)
+                if p.is_file()
+                and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
+            )
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise IngestSourceError(f"{path}: no such file or directory")
+    if not found:
+        raise IngestSourceError(
+            "no record files found in " + ", ".join(str(p) for p in paths) + " (expected *.json)"
+        )
+    return found
+
+
+def read_source(path: Path) -> list[Any]:
+    """The records of one file: a JSON list of records, or a single record object."""
+    size = path.stat().st_size
+    if size > MAX_SOURCE_BYTES:
+        raise IngestSourceError(
+            f"file is {size:,} bytes, larger than the {MAX_SOURCE_BYTES:,} bytes ingest reads; "
+            "split it into several files"
+        )
+    try:
+        data = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise IngestSourceError(
+            f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
+    except OSError as exc:
+        raise IngestSourceError(f"cannot read: {exc.strerror}") from None
+    if isinstance(data, dict):
+        return [data]
+    if isinstance(data, list):
+        return data
+    raise IngestSourceError(
+        f"expected a JSON list of records or one record object, got {type(data).__name__}"
+    )
+
+
+def prepare(files: Sequence[Path]) -> tuple[list[_Candidate], list[Rejection]]:
+    """Read and validate every record of ``files`` without touching the catalogue."""
+    candidates: list[_Candidate] = []
+    rejections: list[Rejection] = []
+    for path in files:
+        name = str(path)
+        try:
+            items = read_source(path)
+        except IngestSourceError as exc:
+            rejections.append(Rejection(name, None, None, "", str(exc)))
+            continue
+        for index, item in enumerate(items):
+            try:
+                candidates.append(_Candidate(validate_record(item), name, index))
+            except RecordValidationError as exc:
+                rejections += [
+                    Rejection(name, exc.recid, index, err.path, err.message) for err in exc.errors
+                ]
+    return _reject_duplicates(candidates, rejections)
+
+
+def _reject_duplicates(
+    candidates: list[_Candidate], rejections: list[Rejection]
+) -> tuple[list[_Candidate], list[Rejection]]:
+    # Two records claiming one recid (or one DOI) in a batch: neither can be trusted to be the
+    # one the curator meant, so both are rejected and named.
+    clashes: set[int] = set()
+    for key in ("recid", "doi"):
+        seen: dict[str, list[int]] = defaultdict(list)
+        for i, c in enumerate(candidates):
+            value = getattr(c.record, key)
+            if value:
+                seen[value].append(i)
+        for value, where in seen.items():
+            if len(where) < 2:
+                continue
+            places = ", ".join(f"{candidates[i].file}[{candidates[i].index}]" for i in where)
+            for i in where:
+                c = candidates[i]
+                rejections.append(
+                    Rejection(
+                        c.file,
+                        c.record.recid,
+                        c.index,
+                        key,
+                        f"{key} {value} appears {len(where)} times in this batch ({places})",
+                    )
+                )
+                clashes.add(i)
+    kept = [c for i, c in enumerate(candidates) if i not in clashes]
+    return kept, rejections
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    # A bulk load allocates millions of short-lived, acyclic objects; the cyclic collector
+    # rescanning them costs a third of ingest time and frees nothing (measured: 5.4k → 8.5k
+    # records/s on the CODP records).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def ingest(
+    paths: Sequence[Path],
+    open_catalog: Callable[[], Catalog],
+    *,
+    skip_invalid: bool = False,
+    batch_size: int | None = None,
+    recursive: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> IngestReport:
+    """Ingest record files into the catalogue.
+
+    Every record is validated before the catalogue is opened: with any rejection and no
+    ``skip_invalid`` nothing is written at all. Records are then written in transactions of
+    ``batch_size`` (default: all of them in one), each landing whole or not at all.
+    """
+    with _cyclic_gc_paused():
+        return _ingest(paths, open_catalog, skip_invalid, batch_size, recursive, progress)
+
+
+def _ingest(
+    paths: Sequence[Path],
+    open_catalog: Callable[[], Catalog],
+    skip_invalid: bool,
+    batch_size: int | None,
+    recursive: bool,
+    progress: Callable[[int, int], None] | None,
+) -> IngestReport:
+    started = time.perf_counter()
+    files = collect_paths(paths, recursive=recursive)
+    candidates, rejections = prepare(files)
+    report = IngestReport(files=len(files), records=len(candidates) + _count(rejections))
+    report.rejections = rejections
+    if rejections and not skip_invalid:
+        report.seconds = time.perf_counter() - started
+        return report
+    with open_catalog() as catalog:
+        owners = catalog.doi_owners([c.record for c in candidates])
+        conflicts = {
+            i
+            for i, c in enumerate(candidates)
+            if owners.get(c.record.doi or "", c.record.recid) != c.record.recid
+        }
+        for i in sorted(conflicts):
+            c = candidates[i]
+            report.rejections.append(
+                Rejection(
+                    c.file,
+                    c.record.recid,
+                    c.index,
+                    "doi",
+                    f"doi {c.record.doi} already belongs to record {owners[c.record.doi or '']}",
+                )
+            )
+        if conflicts and not skip_invalid:
+            report.seconds = time.perf_counter() - started
+            return report
+        batch = [c.record for i, c in enumerate(candidates) if i not in conflicts]
+        done = 0
+        size = batch_size or max(len(batch), 1)
+
+        def tick(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress is not None:
+                progress(done, len(batch))
+
+        for start in range(0, len(batch), size):
+            report.written.merge(catalog.write(batch[start : start + size], progress=tick))
+            report.committed = True
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _count(rejections: list[Rejection]) -> int:
+    # Records rejected (not problems): a record with three bad fields is one record.
+    return len({(r.file, r.index) for r in rejections if r.index is not None})

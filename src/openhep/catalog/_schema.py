@@ -1,0 +1,112 @@
+"""The catalogue's tables: records, their versions, files, file indices and the change log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+
+metadata = MetaData()
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A UTC instant, stored naive (SQLite has no time zones) and read back as aware UTC."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("catalogue timestamps must be timezone-aware")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if isinstance(value, datetime) else None
+
+
+# The current state of each record: the columns public reads and statistics filter on.
+records = Table(
+    "records",
+    metadata,
+    Column("recid", String(12), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("doi", String(256), nullable=True, unique=True),
+    Column("title", Text, nullable=False),
+    Column("type_primary", String(200), nullable=False),
+    Column("type_secondary", Text, nullable=False),  # JSON list
+    Column("experiment", Text, nullable=False),  # JSON list
+    Column("visible_from", UTCDateTime, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+    Index("ix_records_visible_from", "visible_from"),
+)
+
+# Every version ever stored; an update adds version n+1 and never rewrites an older one.
+record_versions = Table(
+    "record_versions",
+    metadata,
+    Column("recid", String(12), ForeignKey("records.recid"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("metadata_json", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+)
+
+# The files of each record's current version, in record order.
+files = Table(
+    "files",
+    metadata,
+    Column("recid", String(12), ForeignKey("records.recid"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("key", Text, nullable=False),
+    Column("uri", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("checksum", String(80), nullable=False),
+    Column("type", String(64), nullable=True),
+    Index("ix_files_uri", "uri"),
+)
+
+# The expanded contents of a record's file indices (files of type index.json / index.txt).
+file_index_entries = Table(
+    "file_index_entries",
+    metadata,
+    Column("recid", String(12), ForeignKey("records.recid"), primary_key=True),
+    Column("index_key", Text, primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("uri", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("checksum", String(80), nullable=False),
+)
+
+# One row per change, numbered monotonically: derived indexes follow it by ``seq``.
+changelog = Table(
+    "changelog",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("recid", String(12), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("operation", String(16), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    sqlite_autoincrement=True,
+)

@@ -1,0 +1,47 @@
+"""The settings object: the one place OpenHEP reads its environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Every environment variable OpenHEP reads, with its meaning (docs/configuration.md lists them).
+ENVIRONMENT = {
+    "OPENHEP_HOME": "data directory of this instance (catalogue, index, files)",
+    "OPENHEP_DATABASE_URL": "SQLAlchemy or libpq URL of the catalogue (default: SQLite in home)",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where this instance keeps its data. One instance = one data directory (``OPENHEP_HOME``)."""
+
+    home: Path = field(default_factory=lambda: Path("openhep-data"))
+    database_url: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        home = Path(env.get("OPENHEP_HOME") or "openhep-data")
+        return cls(home=home, database_url=env.get("OPENHEP_DATABASE_URL") or None)
+
+    @property
+    def catalog_url(self) -> str:
+        """The catalogue's SQLAlchemy URL: PostgreSQL if configured, else SQLite under ``home``."""
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite:///{(self.home / 'catalog.sqlite').resolve()}"
+
+    @property
+    def uses_sqlite_file(self) -> bool:
+        return self.catalog_url.startswith("sqlite:///")
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept libpq-style ``postgresql://`` URLs and route them to the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url.removeprefix(prefix)
+    return url

@@ -1,0 +1,182 @@
+"""The catalogue on SQLite and PostgreSQL: versions, files, change log, embargo, invariants."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from openhep.catalog import Catalog, CatalogConflictError, RecordNotFoundError
+from openhep.catalog._engine import current_revision, head_revision
+from openhep.catalog._ingest import ingest
+from openhep.catalog._schema import metadata
+from openhep.model import validate_record
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def record(recid: str = "900001", **extra: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "recid": recid,
+        "title": f"Record {recid}",
+        "type": {"primary": "Dataset", "secondary": ["Derived"]},
+        "experiment": ["CMS"],
+        "date_published": "2024",
+        "publisher": "CERN Open Data Portal",
+    }
+    data.update(extra)
+    return data
+
+
+def write(catalog: Catalog, *records: dict[str, Any], now: datetime = NOW) -> Any:
+    return catalog.write([validate_record(r) for r in records], now=now)
+
+
+@pytest.fixture
+def catalog(catalog_url: str) -> Any:
+    with Catalog.open(url=catalog_url) as opened:
+        yield opened
+
+
+def test_all_real_records_ingest_with_counts_computed_from_the_json(
+    catalog_url: str, codp_dir: Path, codp_records: list[dict[str, Any]]
+) -> None:
+    report = ingest([codp_dir], lambda: Catalog.open(url=catalog_url))
+    assert report.rejections == []
+    assert len(report.written.created) == 7535
+
+    experiments: Counter[str] = Counter()
+    types: Counter[str] = Counter()
+    subtypes: Counter[str] = Counter()
+    for raw in codp_records:
+        experiments.update(set(raw["experiment"]))
+        types[raw["type"]["primary"]] += 1
+        subtypes.update({f"{raw['type']['primary']}::{s}" for s in raw["type"]["secondary"]})
+
+    with Catalog.open(url=catalog_url) as catalog:
+        stats = catalog.stats()
+        assert stats.total == 7535
+        assert stats.embargoed == 0
+        assert stats.experiment == dict(experiments)
+        assert stats.type == dict(types)
+        assert stats.subtype == dict(subtypes)
+        # Spot-check faithfulness: a record comes back as it went in.
+        by_recid = {r["recid"]: r for r in codp_records}
+        for recid in ("1", "12341", "3901", "5200"):
+            stored = catalog.get(recid).metadata
+            raw = by_recid[recid]
+            assert {k: v for k, v in stored.items() if k != "files"} == {
+                k: v for k, v in raw.items() if k != "files"
+            }
+        assert catalog.files("3901")[0]["checksum"] == "adler32:c89abb9b"
+
+    again = ingest([codp_dir], lambda: Catalog.open(url=catalog_url))
+    assert len(again.written.unchanged) == 7535
+    assert again.written.created == again.written.updated == []
+    with Catalog.open(url=catalog_url) as catalog:
+        assert catalog.last_change() == 7535
+
+
+def test_an_update_adds_a_version_and_keeps_the_old_one(catalog: Catalog) -> None:
+    first = write(catalog, record(title="First title"))
+    assert first.created == ["900001"]
+    second = write(catalog, record(title="Second title"), now=NOW + timedelta(days=1))
+    assert second.updated == ["900001"]
+    same = write(catalog, record(title="Second title"), now=NOW + timedelta(days=2))
+    assert same.unchanged == ["900001"]
+
+    assert catalog.get("900001", now=NOW + timedelta(days=3)).metadata["title"] == "Second title"
+    old = catalog.get("900001", version=1, now=NOW + timedelta(days=3))
+    assert old.metadata["title"] == "First title"
+    assert [v.version for v in catalog.versions("900001")] == [1, 2]
+    current = catalog.get("900001")
+    assert current.version == 2
+    assert current.created == NOW
+    assert current.updated == NOW + timedelta(days=1)
+
+
+def test_files_follow_the_current_version(catalog: Catalog) -> None:
+    uri = "root://eospublic.cern.ch//eos/opendata/cms/a/{}.root"
+    files = [
+        {"uri": uri.format("one"), "size": 10, "checksum": "adler32:1"},
+        {"uri": uri.format("index"), "size": 5, "checksum": "adler32:2", "type": "index.json"},
+    ]
+    write(catalog, record(files=files))
+    stored = catalog.files("900001")
+    assert [(f["key"], f["checksum"], f["type"]) for f in stored] == [
+        ("one.root", "adler32:00000001", None),
+        ("index.root", "adler32:00000002", "index.json"),
+    ]
+    write(catalog, record(files=files[:1]))
+    assert [f["key"] for f in catalog.files("900001")] == ["one.root"]
+    assert catalog.file_index_entries("900001", "index.root") == []
+
+
+def test_change_log_is_monotonic_and_names_each_change(catalog: Catalog) -> None:
+    write(catalog, record("1"), record("2"))
+    write(catalog, record("1", title="changed"), record("2"))
+    changes = catalog.changes()
+    assert [(c.recid, c.version, c.operation) for c in changes] == [
+        ("1", 1, "create"),
+        ("2", 1, "create"),
+        ("1", 2, "update"),
+    ]
+    seqs = [c.seq for c in changes]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 3
+    assert catalog.changes(since=seqs[1]) == changes[2:]
+    assert catalog.last_change() == seqs[-1]
+
+
+def test_embargoed_records_are_invisible_until_released(catalog: Catalog) -> None:
+    write(
+        catalog,
+        record("1"),
+        record("2", date_published="2027"),
+        record("3", release_date="2026-12-01"),
+    )
+    assert catalog.count(now=NOW) == 1
+    stats = catalog.stats(now=NOW)
+    assert (stats.total, stats.embargoed) == (1, 2)
+    for recid in ("2", "3"):
+        with pytest.raises(RecordNotFoundError):
+            catalog.get(recid, now=NOW)
+        with pytest.raises(RecordNotFoundError):
+            catalog.versions(recid, now=NOW)
+        assert catalog.get(recid, include_embargoed=True, now=NOW).recid == recid
+    assert [r.recid for r in catalog.iter_public(now=NOW)] == ["1"]
+
+    after = datetime(2026, 12, 1, tzinfo=UTC)
+    assert catalog.get("3", now=after).recid == "3"
+    assert catalog.stats(now=after).total == 2
+    assert catalog.stats(now=datetime(2027, 1, 1, tzinfo=UTC)).embargoed == 0
+
+
+def test_a_doi_belongs_to_one_record(catalog: Catalog) -> None:
+    write(catalog, record("1", doi="10.7483/OPENDATA.CMS.TEST.0001"))
+    before = catalog.changes()
+    with pytest.raises(CatalogConflictError, match="already belongs to record 1"):
+        write(catalog, record("5"), record("2", doi="10.7483/OPENDATA.CMS.TEST.0001"))
+    # The whole batch rolled back, record 5 included.
+    assert catalog.changes() == before
+    with pytest.raises(RecordNotFoundError):
+        catalog.get("5")
+
+
+def test_migrations_build_exactly_the_declared_schema(catalog: Catalog) -> None:
+    assert current_revision(catalog.engine) == head_revision()
+    with catalog.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+    assert set(inspect(catalog.engine).get_table_names()) >= {
+        "records",
+        "record_versions",
+        "files",
+        "file_index_entries",
+        "changelog",
+    }

@@ -1,0 +1,153 @@
+"""Shared fixtures and policy for the openhep test suite.
+
+* ``postgres_cluster`` / ``postgres_url``: a throwaway PostgreSQL server
+  (started lazily, once per session) and a fresh database per test.
+* ``anchors``: the shared anchor data in ``../shared/anchors``.
+* Under ``CI=true`` (or ``CI=1``) nothing may be skipped: every skip, including
+  ``pytest.importorskip`` and module-level skips, is turned into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from _services.postgres import PostgresCluster
+
+pytest_plugins = ["pytester"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+MARKERS = {
+    "postgres": "needs a PostgreSQL server (throwaway cluster from initdb/pg_ctl)",
+    "xrootd": "needs an XRootD server (xrootd-server)",
+    "browser": "needs a headless browser (chromium)",
+    "slow": "slow test",
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, description in MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {description}")
+
+
+# --------------------------------------------------------------------------
+# CI: no skips allowed
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"true", "1"}
+
+
+def _skip_reason(longrepr: Any) -> str:
+    # Skips carry ``(path, lineno, "Skipped: reason")`` as their longrepr.
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        reason = str(longrepr[2])
+        return reason.removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+def _fail_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
+    location = ""
+    if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+        location = f" ({report.longrepr[0]}:{report.longrepr[1]})"
+    report.outcome = "failed"
+    report.longrepr = f"skipped under CI=true: {_skip_reason(report.longrepr)}{location}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if report.skipped and in_ci() and not hasattr(report, "wasxfail"):
+        _fail_skip(report)
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    # Module-level skips: pytest.importorskip(...) / pytest.skip(allow_module_level=True).
+    report = yield
+    if report.skipped and in_ci():
+        _fail_skip(report)
+    return report
+
+
+# --------------------------------------------------------------------------
+# PostgreSQL
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """A private PostgreSQL server for the whole session (started on first use)."""
+    from _services.postgres import PostgresCluster, PostgresUnavailable
+
+    cluster = PostgresCluster()
+    try:
+        cluster.start()
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: PostgresCluster, request: pytest.FixtureRequest) -> str:
+    """SQLAlchemy URL (``postgresql+psycopg://...``) of a fresh, empty database."""
+    stem = "".join(ch if ch.isalnum() else "_" for ch in request.node.name.lower())[:30]
+    return postgres_cluster.create_database(f"t_{stem}_{uuid.uuid4().hex[:12]}")
+
+
+# --------------------------------------------------------------------------
+# Shared data
+
+
+@pytest.fixture(scope="session")
+def anchors() -> Path:
+    """``../shared/anchors`` relative to the repository root, e.g. ``anchors / "codp-records"``."""
+    path = (REPO_ROOT.parent / "shared" / "anchors").resolve()
+    if not path.is_dir():
+        pytest.skip("../shared/anchors not present")
+    return path
+
+
+@pytest.fixture(scope="session")
+def codp_dir(anchors: Path) -> Path:
+    """The 7,535 real CODP records (a directory of JSON lists)."""
+    return anchors / "codp-records"
+
+
+@pytest.fixture(scope="session")
+def codp_records(codp_dir: Path) -> list[dict[str, Any]]:
+    """Every real CODP record, read independently of openhep (plain ``json``)."""
+    import json
+
+    found: list[dict[str, Any]] = []
+    for path in sorted(codp_dir.glob("*.json")):
+        with path.open(encoding="utf-8") as fh:
+            found += json.load(fh)
+    return found
+
+
+# --------------------------------------------------------------------------
+# Catalogue back-ends: every catalogue test runs on SQLite and on PostgreSQL
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """SQLAlchemy URL of an empty catalogue: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'home' / 'catalog.sqlite'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
