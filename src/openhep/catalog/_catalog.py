@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, text, update
 
-from openhep.catalog._engine import make_engine, upgrade
+from openhep.catalog._engine import WRITE, make_engine, upgrade
 from openhep.catalog._schema import changelog, file_index_entries, files, record_versions, records
 from openhep.model import Record
 from openhep.settings import Settings
@@ -174,7 +174,8 @@ class Catalog:
         """
         now = now or _now()
         result = WriteResult()
-        with self.engine.begin() as conn:
+        writer = self.engine.connect().execution_options(**{WRITE: True})
+        with writer as conn, conn.begin():
             if not self.is_sqlite:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITE_LOCK})
             for chunk in _chunks(batch):
@@ -355,7 +356,25 @@ class Catalog:
 
     def iter_public(self, *, now: datetime | None = None) -> Iterator[StoredRecord]:
         """Every public record's current version, in recid order (streamed)."""
-        now = now or _now()
+        return self.iter_current(public_at=now or _now())
+
+    def iter_current(
+        self, recids: Sequence[str] | None = None, *, public_at: datetime | None = None
+    ) -> Iterator[StoredRecord]:
+        """Current versions (of ``recids``, or all), embargoed ones too unless ``public_at``.
+
+        Derived indexes read this: they hold embargoed records and hide them until their
+        ``visible_from``, since an embargo ends without any change to follow.
+        """
+        if recids is not None:
+            for chunk in _chunks(list(recids)):
+                yield from self._iter_current(chunk, public_at)
+            return
+        yield from self._iter_current(None, public_at)
+
+    def _iter_current(
+        self, recids: Sequence[str] | None, public_at: datetime | None
+    ) -> Iterator[StoredRecord]:
         query = (
             select(
                 records.c.recid,
@@ -370,9 +389,12 @@ class Catalog:
                 (record_versions.c.recid == records.c.recid)
                 & (record_versions.c.version == records.c.version),
             )
-            .where(self._public(now))
             .order_by(records.c.recid)
         )
+        if recids is not None:
+            query = query.where(records.c.recid.in_(recids))
+        if public_at is not None:
+            query = query.where(self._public(public_at))
         with self.engine.connect() as conn:
             for row in conn.execution_options(yield_per=1000).execute(query):
                 yield StoredRecord(
@@ -400,6 +422,16 @@ class Catalog:
                 .where(file_index_entries.c.recid == recid)
                 .where(file_index_entries.c.index_key == index_key)
                 .order_by(file_index_entries.c.position)
+            ).all()
+        return [dict(r._mapping) for r in rows]
+
+    def file_index_entries_of(self, recid: str) -> list[dict[str, Any]]:
+        """The entries of all of a record's file indices, by index then position."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(file_index_entries)
+                .where(file_index_entries.c.recid == recid)
+                .order_by(file_index_entries.c.index_key, file_index_entries.c.position)
             ).all()
         return [dict(r._mapping) for r in rows]
 

@@ -11,9 +11,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+#: Execution option marking a connection that will write (``BEGIN IMMEDIATE`` on SQLite).
+WRITE = "openhep_write"
 
 
 def make_engine(url: str) -> Engine:
@@ -23,7 +24,7 @@ def make_engine(url: str) -> Engine:
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, poolclass=NullPool)
+    engine = create_engine(url)
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
@@ -38,8 +39,10 @@ def make_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        # IMMEDIATE takes the write lock at once, so two writers queue instead of deadlocking.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A writer takes the lock at once (IMMEDIATE), so two writers queue instead of failing
+        # half-way; readers begin deferred and never wait for a writer (WAL).
+        immediate = connection.get_execution_options().get(WRITE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 
@@ -64,6 +67,6 @@ def upgrade(engine: Engine) -> None:
     if current_revision(engine) == head_revision():
         return
     config = _alembic_config()
-    with engine.begin() as connection:
+    with engine.connect().execution_options(**{WRITE: True}) as connection, connection.begin():
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

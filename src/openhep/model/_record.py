@@ -306,6 +306,7 @@ class Record(_Strict):
     system_details: SystemDetails | None = None
     categories: Categories | None = None
     keywords: list[ShortText] | None = None
+    tags: list[ShortText] | None = None
     signature: list[ShortText] | None = None
     dataset_semantics: list[DatasetVariable] | None = None
     dataset_semantics_files: DatasetSemanticsFiles | None = None

@@ -1,0 +1,63 @@
+"""The portal's services: records, versions and search over one instance's catalogue and index."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from openhep.catalog import Catalog, StoredRecord, VersionInfo
+from openhep.search._index import SearchIndex, open_index
+from openhep.search._service import SearchRequest, SearchResult, SearchService
+from openhep.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class RecordView:
+    """A public record with what its API answer and page show besides its JSON."""
+
+    stored: StoredRecord
+    index_entries: list[dict[str, Any]]
+
+
+class Portal:
+    """One instance: its catalogue (the truth) and its search index (derived from it).
+
+    Every search first brings the index up to the catalogue's change log, so a record
+    ingested or updated is searchable at once.
+    """
+
+    def __init__(self, catalog: Catalog, index: SearchIndex) -> None:
+        self.catalog = catalog
+        self.index = index
+        self.search_service = SearchService(index)
+
+    @classmethod
+    def open(cls, settings: Settings | None = None) -> Portal:
+        settings = settings or Settings.from_env()
+        return cls(Catalog.open(settings), open_index(settings.home))
+
+    def close(self) -> None:
+        self.catalog.close()
+
+    def refresh(self) -> int:
+        """Apply catalogue changes the index has not seen; return how many records changed."""
+        if self.catalog.last_change() == self.index.seq:
+            return 0
+        return self.index.sync(self.catalog)
+
+    def search(self, request: SearchRequest, *, now: datetime | None = None) -> SearchResult:
+        self.refresh()
+        return self.search_service.search(request, now=now)
+
+    def record(self, recid: str, version: int | None = None) -> RecordView:
+        """A public record (``RecordNotFoundError`` otherwise) and its file indices' contents."""
+        stored = self.catalog.get(recid, version)
+        has_index = any(
+            str(f.get("type", "")).startswith("index") for f in stored.metadata.get("files", [])
+        )
+        entries = self.catalog.file_index_entries_of(recid) if has_index else []
+        return RecordView(stored, entries)
+
+    def versions(self, recid: str) -> list[VersionInfo]:
+        return self.catalog.versions(recid)

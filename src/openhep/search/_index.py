@@ -1,0 +1,172 @@
+"""The search index: tantivy, derived from the catalogue and kept up to date from its change log."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import tantivy
+
+from openhep.catalog import Catalog, StoredRecord
+from openhep.search._schema import SCHEMA_VERSION, build_schema, to_document
+
+_STATE = "openhep-index.json"
+_WRITER_HEAP = 128 * 1024 * 1024
+_BATCH = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class IndexState:
+    """How far the index has followed the change log (written after each commit)."""
+
+    schema_version: int
+    seq: int
+
+
+class SearchIndex:
+    """A tantivy index of every record's current version, embargoed ones included.
+
+    The catalogue is the truth: ``sync`` applies the change-log entries the index has not seen
+    (idempotently, so a crash between a commit and the state file only repeats work), and
+    ``rebuild`` starts from scratch. An index of another schema version is rebuilt.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.schema = build_schema()
+        self._lock = threading.Lock()
+        if path is None:
+            self.index = tantivy.Index(self.schema)
+        else:
+            path.mkdir(parents=True, exist_ok=True)
+            if self._read_state().schema_version not in (SCHEMA_VERSION, 0):
+                self._wipe()
+            self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
+        self._memory_state = IndexState(SCHEMA_VERSION, 0)
+
+    # -- state ---------------------------------------------------------------------------
+
+    def _read_state(self) -> IndexState:
+        if self.path is None:
+            return self._memory_state
+        try:
+            data = orjson.loads((self.path / _STATE).read_bytes())
+            return IndexState(int(data["schema_version"]), int(data["seq"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return IndexState(0, 0)
+
+    def _write_state(self, seq: int) -> None:
+        state = IndexState(SCHEMA_VERSION, seq)
+        if self.path is None:
+            self._memory_state = state
+            return
+        tmp = self.path / f".{_STATE}.tmp"
+        tmp.write_bytes(orjson.dumps({"schema_version": state.schema_version, "seq": seq}))
+        tmp.replace(self.path / _STATE)
+
+    def _wipe(self) -> None:
+        assert self.path is not None
+        for child in self.path.iterdir():
+            if child.is_dir():
+                shutil.rmtree(child)
+            else:
+                child.unlink()
+
+    @property
+    def seq(self) -> int:
+        """The last change-log entry this index reflects."""
+        return self._read_state().seq
+
+    # -- keeping up with the catalogue -----------------------------------------------------
+
+    def sync(self, catalog: Catalog) -> int:
+        """Apply the catalogue's changes since the last sync; return how many records changed.
+
+        A catalogue whose change log is behind the index (replaced or restored) is indexed
+        from scratch. Only one process writes at a time: one that finds the writer taken
+        leaves the work to its holder and just sees that holder's commits.
+        """
+        with self._lock:
+            state = self._read_state()
+            last = catalog.last_change()
+            if last == state.seq:
+                return 0
+            if last < state.seq or state.schema_version != SCHEMA_VERSION:
+                return self._rebuild(catalog)
+            try:
+                writer = self.index.writer(heap_size=_WRITER_HEAP, num_threads=1)
+            except ValueError:
+                self.index.reload()
+                return 0
+            changed = 0
+            seq = state.seq
+            while True:
+                changes = catalog.changes(since=seq, limit=_BATCH)
+                if not changes:
+                    break
+                recids = sorted({c.recid for c in changes})
+                self._replace(writer, recids, catalog.iter_current(recids))
+                changed += len(recids)
+                seq = changes[-1].seq
+                writer.commit()
+                self._write_state(seq)
+            writer.wait_merging_threads()
+            self.index.reload()
+            return changed
+
+    def rebuild(self, catalog: Catalog) -> int:
+        """Index every record of the catalogue from scratch; return how many."""
+        with self._lock:
+            return self._rebuild(catalog)
+
+    def _rebuild(self, catalog: Catalog) -> int:
+        last = catalog.last_change()
+        writer = self.index.writer(heap_size=_WRITER_HEAP, num_threads=1)
+        writer.delete_all_documents()
+        count = 0
+        for stored in catalog.iter_current():
+            writer.add_document(_document(stored))
+            count += 1
+        writer.commit()
+        writer.wait_merging_threads()
+        self._write_state(last)
+        self.index.reload()
+        return count
+
+    @staticmethod
+    def _replace(
+        writer: tantivy.IndexWriter, recids: list[str], current: Iterable[StoredRecord]
+    ) -> None:
+        # Delete then add: a record removed from the catalogue simply does not come back.
+        for recid in recids:
+            writer.delete_documents_by_term("recid", recid)
+        for stored in current:
+            writer.add_document(_document(stored))
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def searcher(self) -> tantivy.Searcher:
+        return self.index.searcher()
+
+    def num_docs(self) -> int:
+        return int(self.index.searcher().num_docs)
+
+
+def _document(stored: StoredRecord) -> tantivy.Document:
+    return to_document(stored.metadata, stored.created, stored.updated, stored.visible_from)
+
+
+def open_index(home: Path) -> SearchIndex:
+    """The index of the instance whose data directory is ``home`` (``home/index``)."""
+    return SearchIndex(home / "index")
+
+
+def document_source(doc: Any) -> dict[str, Any]:
+    """The record JSON a search hit carries."""
+    raw = doc.get_first("source")
+    return dict(orjson.loads(raw))

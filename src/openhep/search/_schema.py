@@ -1,0 +1,219 @@
+"""The search index's fields: what each record becomes in tantivy, and how queries name them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import tantivy
+
+from openhep.model import parse_release_date
+
+#: Bumped whenever the fields below change: an index of another version is rebuilt at start.
+SCHEMA_VERSION = 1
+
+#: Full-text fields (tantivy's "default" tokenizer: split on non-alphanumerics, lower-cased).
+TEXT = "text"  # the catch-all that free words search: title, abstract, keywords, names …
+TITLE = "title"
+#: The whole record as JSON, tokenised like TEXT, so that any ``a.b.c:value`` path is searchable.
+METADATA = "metadata"
+
+#: Exact-value fields (raw tokenizer, fast): facets, filters and lookups.
+KEYWORD_FIELDS = (
+    "recid",
+    "doi",  # lower-cased: DOIs are case-insensitive
+    "type",
+    "subtype",  # "Dataset::Collision"
+    "experiment",
+    "availability",
+    "file_type",
+    "collision_type",
+    "collision_energy",
+    "category",
+    "subcategory",  # "Physics::Higgs"
+    "signature",
+    "keywords",
+    "magnet_polarity",
+    "stripping_stream",
+    "stripping_version",
+    "tags",
+    "collections",
+    "title_sort",  # lower-cased title + NUL + zero-padded recid: unique, so a sort key
+)
+
+#: Numeric fields (unsigned, fast, indexed): ranges, buckets and sort keys.
+NUMERIC_FIELDS = (
+    "recid_num",
+    "year",  # every year of date_created
+    "published_year",
+    "number_events",
+    "mostrecent_key",  # (days since 1900 of date_published) << 40 | recid: unique
+    "visible_from",  # seconds since the epoch; a record is public when this is ≤ now
+)
+
+#: The stored copy of the record's JSON (the index answers searches without the catalogue).
+SOURCE = "source"
+#: Stored timestamps of the record (ISO 8601).
+CREATED = "created"
+UPDATED = "updated"
+
+
+def build_schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field(TEXT, tokenizer_name="default", index_option="position")
+    builder.add_text_field(TITLE, tokenizer_name="default", index_option="position")
+    builder.add_json_field(METADATA, tokenizer_name="default", index_option="position", fast=True)
+    for name in KEYWORD_FIELDS:
+        builder.add_text_field(name, tokenizer_name="raw", fast=True, stored=name == "recid")
+    for name in NUMERIC_FIELDS:
+        builder.add_unsigned_field(name, fast=True, indexed=True)
+    builder.add_bytes_field(SOURCE, stored=True, indexed=False)
+    builder.add_text_field(CREATED, stored=True, tokenizer_name="raw")
+    builder.add_text_field(UPDATED, stored=True, tokenizer_name="raw")
+    return builder.build()
+
+
+# -- how query fields map onto index fields ----------------------------------------------------
+
+#: ``field:value`` names that mean another record path (CODP users write ``type:Dataset``).
+PATH_ALIASES = {
+    "type": "type.primary",
+    "subtype": "type.secondary",
+    "energy": "collision_information.energy",
+    "collision_energy": "collision_information.energy",
+    "collision_type": "collision_information.type",
+    "category": "categories.primary",
+    "subcategory": "categories.secondary",
+    "number_events": "distribution.number_events",
+    "file_type": "distribution.formats",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FieldTarget:
+    """Where a query's ``field:`` goes: a text field, an exact field, a number, or a JSON path."""
+
+    kind: str  # "text" | "keyword" | "numeric" | "json"
+    field: str  # the index field (for "json": "metadata.<path>")
+    lowercase: bool = False  # for "keyword": compare lower-cased (doi)
+
+
+_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*){0,7}$")
+
+
+def field_target(name: str) -> FieldTarget | None:
+    """The index field a query's ``name:`` searches, or ``None`` if ``name`` is not a field path."""
+    if name == TITLE:
+        return FieldTarget("text", TITLE)
+    if name == "recid":
+        return FieldTarget("keyword", "recid")
+    if name == "doi":
+        return FieldTarget("keyword", "doi", lowercase=True)
+    if name in ("year", "published_year"):
+        return FieldTarget("numeric", name)
+    if name == "date_published":
+        return FieldTarget("numeric", "published_year")
+    if not _PATH.match(name) or len(name) > 200:
+        return None
+    return FieldTarget("json", f"{METADATA}.{PATH_ALIASES.get(name, name)}")
+
+
+#: Numeric fields a range ``[a TO b]`` may name besides JSON paths holding numbers.
+RANGE_FIELDS = {"recid": "recid_num", "year": "year", "date_published": "published_year"}
+
+
+# -- what a record becomes ---------------------------------------------------------------------
+
+_EPOCH_1900 = datetime(1900, 1, 1, tzinfo=UTC)
+
+
+def _years(values: list[str] | None) -> list[int]:
+    found = []
+    for value in values or ():
+        match = re.match(r"^(\d{4})", value)
+        if match:
+            found.append(int(match.group(1)))
+    return found
+
+
+def facet_values(record: dict[str, Any]) -> dict[str, list[str]]:
+    """The exact values a record shows under each facet and filter."""
+    record_type = record["type"]
+    primary = record_type["primary"]
+    categories = record.get("categories") or {}
+    collision = record.get("collision_information") or {}
+    distribution = record.get("distribution") or {}
+    stripping = record.get("stripping") or {}
+    values: dict[str, list[str]] = {
+        "type": [primary],
+        "subtype": [f"{primary}::{s}" for s in record_type.get("secondary", [])],
+        "experiment": list(record["experiment"]),
+        "availability": [distribution.get("availability") or "online"],
+        "file_type": list(distribution.get("formats") or []),
+        "collision_type": [collision["type"]] if collision.get("type") else [],
+        "collision_energy": [collision["energy"]] if collision.get("energy") else [],
+        "category": [categories["primary"]] if categories.get("primary") else [],
+        "subcategory": [
+            f"{categories.get('primary', '')}::{s}" for s in categories.get("secondary") or []
+        ],
+        "signature": list(record.get("signature") or []),
+        "keywords": list(record.get("keywords") or []),
+        "magnet_polarity": [record["magnet_polarity"]] if record.get("magnet_polarity") else [],
+        "stripping_stream": [stripping["stream"]] if stripping.get("stream") else [],
+        "stripping_version": [stripping["version"]] if stripping.get("version") else [],
+        "tags": list(record.get("tags") or []),
+        "collections": list(record.get("collections") or []),
+    }
+    return values
+
+
+def _catch_all(record: dict[str, Any]) -> str:
+    parts: list[str] = [record["recid"], record["title"], record.get("title_additional", "")]
+    parts += record["experiment"]
+    parts += [record["type"]["primary"], *record["type"].get("secondary", [])]
+    for key in ("abstract", "methodology", "usage", "validation", "note"):
+        block = record.get(key) or {}
+        parts.append(block.get("description", ""))
+    parts += record.get("keywords") or []
+    parts += record.get("run_period") or []
+    parts += [record.get("doi", ""), (record.get("collaboration") or {}).get("name", "")]
+    collision = record.get("collision_information") or {}
+    parts += [collision.get("energy", ""), collision.get("type", "")]
+    parts += (record.get("distribution") or {}).get("formats") or []
+    return "\n".join(p for p in parts if p)
+
+
+def to_document(
+    record: dict[str, Any], created: datetime, updated: datetime, visible_from: datetime
+) -> tantivy.Document:
+    """The index document of one record (its current version)."""
+    doc = tantivy.Document()
+    recid = record["recid"]
+    doc.add_text("recid", recid)
+    doc.add_text(TITLE, record["title"])
+    doc.add_text(TEXT, _catch_all(record))
+    doc.add_json(METADATA, orjson.dumps(record).decode())
+    if record.get("doi"):
+        doc.add_text("doi", record["doi"].lower())
+    for name, values in facet_values(record).items():
+        for value in values:
+            doc.add_text(name, value)
+    doc.add_text("title_sort", f"{record['title'].lower()}\x00{int(recid):012d}")
+    doc.add_unsigned("recid_num", int(recid))
+    for year in sorted(set(_years(record.get("date_created")))):
+        doc.add_unsigned("year", year)
+    published = parse_release_date(record["date_published"])
+    doc.add_unsigned("published_year", published.year)
+    number_events = (record.get("distribution") or {}).get("number_events")
+    if number_events is not None:
+        doc.add_unsigned("number_events", number_events)
+    days = max((published - _EPOCH_1900).days, 0)
+    doc.add_unsigned("mostrecent_key", (days << 40) | int(recid))
+    doc.add_unsigned("visible_from", max(int(visible_from.timestamp()), 0))
+    doc.add_bytes(SOURCE, orjson.dumps(record))
+    doc.add_text(CREATED, created.isoformat())
+    doc.add_text(UPDATED, updated.isoformat())
+    return doc

@@ -1,0 +1,322 @@
+"""Searching: a query, CODP's filters and facets, sorts and pages → hits and facet counts."""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import tantivy
+from tantivy import Occur, Order, Query
+
+from openhep.search._index import SearchIndex
+from openhep.search._query import QuerySyntaxError, build
+
+MAX_PAGE_SIZE = 1000
+#: Beyond this offset a client should walk with the cursor (it costs the same, but says so).
+MAX_OFFSET = 10_000_000
+SORTS = ("bestmatch", "mostrecent", "title", "title_desc")
+
+#: Facets with one level of terms: parameter name = index field.
+TERMS_FACETS = (
+    "experiment",
+    "availability",
+    "file_type",
+    "collision_type",
+    "collision_energy",
+    "signature",
+    "keywords",
+    "magnet_polarity",
+    "stripping_stream",
+    "stripping_version",
+)
+#: Facets with a nested level, as CODP shows them: type → subtype, category → subcategory.
+NESTED_FACETS = {"type": "subtype", "category": "subcategory"}
+#: Filters without facet counts.
+FILTER_ONLY = ("tags", "collections")
+#: CODP's event-count buckets.
+NUMBER_EVENTS_BUCKETS = (
+    ("0--999", 0, 1_000),
+    ("1000--9999", 1_000, 10_000),
+    ("10000--99999", 10_000, 100_000),
+    ("100000--999999", 100_000, 1_000_000),
+    ("1000000--9999999", 1_000_000, 10_000_000),
+    ("10000000--", 10_000_000, None),
+)
+FACET_SIZE = 100
+#: Bounds on what a client may select: values per filter, and characters per value.
+MAX_FILTER_VALUES = 50
+MAX_FILTER_LENGTH = 200
+
+#: Which filters belong to which facet group: a group's counts ignore its own selection.
+_GROUP = {name: name for name in (*TERMS_FACETS, "year", "number_events", *FILTER_ONLY)} | {
+    "type": "type",
+    "subtype": "type",
+    "category": "category",
+    "subcategory": "category",
+}
+FILTER_NAMES = tuple(_GROUP)
+_RANGE = re.compile(r"^(\d{1,12})?(--)?(\d{1,12})?$")
+
+
+class SearchRequestError(ValueError):
+    """A search request that cannot be answered as asked; the message says what to change."""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    q: str = ""
+    page: int = 1
+    size: int = 10
+    sort: str | None = None
+    filters: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    ondemand: bool = False
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    recid: str
+    metadata: dict[str, Any]
+    created: str
+    updated: str
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    total: int
+    hits: list[Hit]
+    aggregations: dict[str, Any]
+    sort: str
+    next_cursor: str | None
+
+
+def _terms(schema: tantivy.Schema, name: str, values: Sequence[str]) -> Query:
+    return Query.term_set_query(schema, name, list(values))
+
+
+def _u64_range(schema: tantivy.Schema, name: str, low: int | None, high: int | None) -> Query:
+    return Query.range_query(
+        schema,
+        name,
+        tantivy.FieldType.Unsigned,
+        low if low is not None else 0,
+        high if high is not None else 2**64 - 1,
+        include_lower=True,
+        include_upper=True,
+    )
+
+
+def _parse_range(name: str, value: str) -> tuple[int | None, int | None]:
+    match = _RANGE.match(value.strip())
+    if not match or not (match.group(1) or match.group(3)):
+        raise SearchRequestError(
+            f"{name}={value!r}: expected a number or a range such as 2010--2012 or 10000--"
+        )
+    low = int(match.group(1)) if match.group(1) else None
+    high = int(match.group(3)) if match.group(3) else None
+    if not match.group(2):
+        high = low
+    return low, high
+
+
+def _secondary(schema: tantivy.Schema, name: str, values: Sequence[str]) -> Query:
+    # CODP sends subtype=Collision; the index keeps "Dataset::Collision" so that counts nest.
+    pattern = "|".join(re.escape(v) if "::" in v else ".*::" + re.escape(v) for v in values)
+    return Query.regex_query(schema, name, pattern)
+
+
+def _filter_query(schema: tantivy.Schema, name: str, values: Sequence[str]) -> Query:
+    if name in ("subtype", "subcategory"):
+        return _secondary(schema, name, values)
+    if name in ("year", "number_events"):
+        ranges = []
+        for value in values:
+            low, high = _parse_range(name, value)
+            # Buckets are written upper-inclusive (1000--9999); a bare upper bound is too.
+            ranges.append((Occur.Should, _u64_range(schema, name, low, high)))
+        return Query.boolean_query(ranges)
+    return _terms(schema, name, values)
+
+
+def _must(*queries: Query) -> Query:
+    return Query.boolean_query([(Occur.Must, q) for q in queries])
+
+
+class SearchService:
+    """Answers search requests from a ``SearchIndex`` (public records only)."""
+
+    def __init__(self, index: SearchIndex) -> None:
+        self.index = index
+        self.schema = index.schema
+
+    def _base(self, request: SearchRequest, now: datetime) -> Query:
+        try:
+            query = build(request.q, self.index.index)
+        except QuerySyntaxError as exc:
+            raise SearchRequestError(f"q: {exc}") from None
+        clauses = [
+            (Occur.Must, query),
+            (Occur.Must, _u64_range(self.schema, "visible_from", None, int(now.timestamp()))),
+        ]
+        if not request.ondemand:
+            clauses.append(
+                (Occur.MustNot, _terms(self.schema, "availability", ["ondemand", "on demand"]))
+            )
+        return Query.boolean_query(clauses)
+
+    def _filters(self, request: SearchRequest) -> dict[str, list[Query]]:
+        by_group: dict[str, list[Query]] = {}
+        for name, values in request.filters.items():
+            if name not in _GROUP:
+                raise SearchRequestError(
+                    f"unknown filter {name!r}; filters are: {', '.join(FILTER_NAMES)}"
+                )
+            kept = [v for v in values if v != ""]
+            if len(kept) > MAX_FILTER_VALUES:
+                raise SearchRequestError(
+                    f"{name}: at most {MAX_FILTER_VALUES} values, got {len(kept)}"
+                )
+            for value in kept:
+                if len(value) > MAX_FILTER_LENGTH:
+                    raise SearchRequestError(
+                        f"{name}: a value may have at most {MAX_FILTER_LENGTH} characters"
+                    )
+            if kept:
+                query = _filter_query(self.schema, name, kept)
+                by_group.setdefault(_GROUP[name], []).append(query)
+        return by_group
+
+    def search(self, request: SearchRequest, *, now: datetime | None = None) -> SearchResult:
+        now = now or datetime.now(UTC)
+        if not 1 <= request.size <= MAX_PAGE_SIZE:
+            raise SearchRequestError(f"size must be between 1 and {MAX_PAGE_SIZE}")
+        if request.page < 1:
+            raise SearchRequestError("page must be 1 or more")
+        sort = request.sort or ("bestmatch" if request.q.strip() else "mostrecent")
+        if sort not in SORTS:
+            raise SearchRequestError(f"sort must be one of {', '.join(SORTS)}")
+        offset = (request.page - 1) * request.size
+        if request.cursor:
+            offset = _decode_cursor(request.cursor, sort)
+        if offset > MAX_OFFSET:
+            raise SearchRequestError(f"pages end at offset {MAX_OFFSET:,}; narrow the search")
+
+        base = self._base(request, now)
+        groups = self._filters(request)
+        everything = [q for qs in groups.values() for q in qs]
+        query = _must(base, *everything) if everything else base
+        searcher = self.index.searcher()
+        found = self._hits(searcher, query, sort, request.size, offset)
+        total, hits = found
+        aggregations = self._aggregations(searcher, base, groups)
+        end = offset + len(hits)
+        next_cursor = _encode_cursor(sort, end) if end < total else None
+        return SearchResult(total, hits, aggregations, sort, next_cursor)
+
+    def _hits(
+        self, searcher: tantivy.Searcher, query: Query, sort: str, size: int, offset: int
+    ) -> tuple[int, list[Hit]]:
+        options: dict[str, Any] = {}
+        if sort == "mostrecent":
+            options = {"order_by_field": "mostrecent_key", "order": Order.Desc}
+        elif sort == "title":
+            options = {"order_by_field": "title_sort", "order": Order.Asc}
+        elif sort == "title_desc":
+            options = {"order_by_field": "title_sort", "order": Order.Desc}
+        result = searcher.search(query, limit=size, count=True, offset=offset, **options)
+        hits = []
+        for _, address in result.hits:
+            doc = searcher.doc(address)
+            hits.append(
+                Hit(
+                    recid=str(doc.get_first("recid")),
+                    metadata=orjson.loads(doc.get_first("source") or b"{}"),
+                    created=str(doc.get_first("created")),
+                    updated=str(doc.get_first("updated")),
+                )
+            )
+        return int(result.count or 0), hits  # type: ignore[attr-defined]
+
+    def _aggregations(
+        self, searcher: tantivy.Searcher, base: Query, groups: dict[str, list[Query]]
+    ) -> dict[str, Any]:
+        # Post-filter semantics: each facet counts the records that match every *other*
+        # selected filter, so a selection never hides its alternatives. Facets of groups
+        # without a selection share one aggregation.
+        facets = [*NESTED_FACETS, *TERMS_FACETS, "year", "number_events"]
+        plans: dict[tuple[str, ...], list[str]] = {}
+        for facet in facets:
+            others = tuple(sorted(g for g in groups if g != _GROUP[facet]))
+            plans.setdefault(others, []).append(facet)
+        out: dict[str, Any] = {}
+        for others, names in plans.items():
+            filters = [q for g in others for q in groups[g]]
+            query = _must(base, *filters) if filters else base
+            raw = searcher.aggregate(query, {n: _aggregation(n) for n in names})
+            for name in names:
+                out[name] = _shape(name, raw[name])
+        return {name: out[name] for name in facets}
+
+
+def _aggregation(name: str) -> dict[str, Any]:
+    if name in NESTED_FACETS:
+        child = NESTED_FACETS[name]
+        return {
+            "terms": {"field": name, "size": FACET_SIZE},
+            "aggs": {child: {"terms": {"field": child, "size": FACET_SIZE}}},
+        }
+    if name == "number_events":
+        ranges = [
+            {"key": key, "from": low, **({"to": high} if high is not None else {})}
+            for key, low, high in NUMBER_EVENTS_BUCKETS
+        ]
+        return {"range": {"field": "number_events", "ranges": ranges}}
+    if name == "year":
+        return {"terms": {"field": "year", "size": 200, "order": {"_key": "desc"}}}
+    return {"terms": {"field": name, "size": FACET_SIZE}}
+
+
+def _shape(name: str, raw: dict[str, Any]) -> dict[str, Any]:
+    """tantivy's aggregation answer in the shape CODP (Elasticsearch) gives."""
+    buckets = []
+    for bucket in raw.get("buckets", []):
+        key = bucket["key"]
+        if isinstance(key, float) and key.is_integer():
+            key = int(key)
+        if name == "number_events" and not bucket["doc_count"]:
+            continue
+        shaped: dict[str, Any] = {"key": str(key), "doc_count": int(bucket["doc_count"])}
+        if name in NESTED_FACETS:
+            child = NESTED_FACETS[name]
+            prefix = f"{key}::"
+            shaped[child] = {
+                "buckets": [
+                    {"key": b["key"].removeprefix(prefix), "doc_count": int(b["doc_count"])}
+                    for b in bucket.get(child, {}).get("buckets", [])
+                    if str(b["key"]).startswith(prefix)
+                ]
+            }
+        buckets.append(shaped)
+    return {"buckets": buckets}
+
+
+def _encode_cursor(sort: str, offset: int) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps({"s": sort, "o": offset})).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, sort: str) -> int:
+    try:
+        data = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        offset = data["o"]
+        if data["s"] != sort or not isinstance(offset, int) or offset < 0:
+            raise ValueError
+    except (ValueError, KeyError, TypeError):
+        raise SearchRequestError(
+            "search_after: not a cursor of this search; use links.next of the previous page"
+        ) from None
+    return int(offset)

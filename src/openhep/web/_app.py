@@ -1,0 +1,82 @@
+"""Building the FastAPI app for one instance: routes, error answers, start-up."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from openhep import __version__
+from openhep.catalog import RecordNotFoundError
+from openhep.model._errors import field_path
+from openhep.portal import Portal
+from openhep.search._service import SearchRequestError
+from openhep.settings import Settings
+from openhep.web.api import records as records_api
+from openhep.web.pages import records as records_pages
+
+
+def error(status: int, message: str) -> Response:
+    """The JSON error answer CODP gives: ``{"status": 404, "message": "..."}``."""
+    return Response(
+        orjson.dumps({"status": status, "message": message}),
+        status_code=status,
+        media_type="application/json",
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The portal for the instance ``settings`` names (default: from the environment)."""
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        portal = Portal.open(settings)
+        # A stale or missing index is brought up to date before the first request.
+        portal.refresh()
+        app.state.portal = portal
+        try:
+            yield
+        finally:
+            portal.close()
+
+    app = FastAPI(
+        title="OpenHEP",
+        version=__version__,
+        description="An open data portal for particle physics; CODP-compatible REST API.",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(RecordNotFoundError)
+    async def _not_found(_: Request, exc: RecordNotFoundError) -> Response:
+        return error(404, str(exc))
+
+    @app.exception_handler(SearchRequestError)
+    async def _bad_search(_: Request, exc: SearchRequestError) -> Response:
+        return error(400, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(_: Request, exc: RequestValidationError) -> Response:
+        problems = [f"{field_path(tuple(e['loc'][1:]))}: {e['msg']}" for e in exc.errors()[:10]]
+        return error(400, "; ".join(problems))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+        return error(exc.status_code, str(exc.detail))
+
+    app.include_router(records_api.router)
+    app.include_router(records_pages.router)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """For ``uvicorn --factory`` (``openhep serve``): settings from the environment."""
+    return create_app()

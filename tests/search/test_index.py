@@ -1,0 +1,128 @@
+"""The search index follows the catalogue: at once, after crashes, across embargoes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from openhep.catalog import Catalog
+from openhep.model import validate_record
+from openhep.portal import Portal
+from openhep.search._index import SearchIndex
+from openhep.search._schema import SCHEMA_VERSION
+from openhep.search._service import SearchRequest, SearchRequestError
+
+
+def record(recid: str, title: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "recid": recid,
+        "title": title,
+        "type": {"primary": "Dataset", "secondary": ["Derived"]},
+        "experiment": ["CMS"],
+        "date_published": "2024",
+        "publisher": "CERN Open Data Portal",
+        **extra,
+    }
+
+
+@pytest.fixture
+def portal(catalog_url: str, tmp_path: Path) -> Any:
+    catalog = Catalog.open(url=catalog_url)
+    opened = Portal(catalog, SearchIndex(tmp_path / "index"))
+    yield opened
+    opened.close()
+
+
+def titles(portal: Portal, q: str, **filters: list[str]) -> list[str]:
+    result = portal.search(SearchRequest(q=q, size=100, filters=filters))
+    return sorted(h.metadata["title"] for h in result.hits)
+
+
+def test_ingested_and_updated_records_are_searchable_at_once(portal: Portal) -> None:
+    portal.catalog.write([validate_record(record("1", "Dimuon spectrum"))])
+    assert titles(portal, "dimuon") == ["Dimuon spectrum"]
+    portal.catalog.write([validate_record(record("1", "Dielectron spectrum"))])
+    assert titles(portal, "dimuon") == []
+    assert titles(portal, "dielectron") == ["Dielectron spectrum"]
+    assert portal.index.seq == portal.catalog.last_change() == 2
+
+
+def test_embargoed_records_appear_when_their_release_date_passes(portal: Portal) -> None:
+    portal.catalog.write(
+        [validate_record(record("1", "Released muons", release_date="2026-12-01"))]
+    )
+    before = datetime(2026, 11, 30, tzinfo=UTC)
+    after = datetime(2026, 12, 1, tzinfo=UTC)
+    assert portal.search(SearchRequest(q="muons"), now=before).total == 0
+    assert portal.search(SearchRequest(), now=before).aggregations["experiment"]["buckets"] == []
+    assert portal.search(SearchRequest(q="muons"), now=after).total == 1
+
+
+def test_a_stale_or_missing_index_is_brought_up_to_date(catalog_url: str, tmp_path: Path) -> None:
+    with Catalog.open(url=catalog_url) as catalog:
+        catalog.write([validate_record(record("1", "First muon"))])
+        index = SearchIndex(tmp_path / "index")
+        assert index.sync(catalog) == 1
+        # Changes made while no portal was running (e.g. by `openhep ingest`)…
+        catalog.write([validate_record(record("2", "Second muon"))])
+        # …and a crash that lost the state file after the index committed: both repaired.
+        (tmp_path / "index" / "openhep-index.json").unlink()
+        reopened = SearchIndex(tmp_path / "index")
+        reopened.sync(catalog)
+        result = Portal(catalog, reopened).search(SearchRequest(q="muon"))
+        assert sorted(h.recid for h in result.hits) == ["1", "2"]
+
+
+def test_an_index_of_another_schema_version_is_rebuilt(catalog_url: str, tmp_path: Path) -> None:
+    with Catalog.open(url=catalog_url) as catalog:
+        catalog.write([validate_record(record("1", "Muon"))])
+        SearchIndex(tmp_path / "index").sync(catalog)
+        state = tmp_path / "index" / "openhep-index.json"
+        state.write_bytes(orjson.dumps({"schema_version": SCHEMA_VERSION + 99, "seq": 1}))
+        index = SearchIndex(tmp_path / "index")
+        assert index.num_docs() == 0
+        index.sync(catalog)
+        assert index.num_docs() == 1
+
+
+def test_rebuild_matches_the_catalogue(portal: Portal) -> None:
+    portal.catalog.write([validate_record(record(str(i), f"Record {i}")) for i in range(1, 31)])
+    portal.refresh()
+    assert portal.index.rebuild(portal.catalog) == 30
+    assert portal.search(SearchRequest(size=5)).total == 30
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("year", "last year", "expected a number or a range"),
+        ("number_events", "lots", "expected a number or a range"),
+        ("colour", "red", "unknown filter 'colour'"),
+    ],
+)
+def test_bad_filters_say_what_to_change(
+    portal: Portal, field: str, value: str, message: str
+) -> None:
+    with pytest.raises(SearchRequestError, match=message):
+        portal.search(SearchRequest(filters={field: [value]}))
+
+
+def test_cursors_walk_to_the_end_and_refuse_foreign_cursors(portal: Portal) -> None:
+    portal.catalog.write([validate_record(record(str(i), f"Record {i}")) for i in range(1, 26)])
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = portal.search(SearchRequest(size=10, sort="title", cursor=cursor))
+        seen += [h.recid for h in page.hits]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert sorted(seen, key=int) == [str(i) for i in range(1, 26)]
+    with pytest.raises(SearchRequestError, match="not a cursor"):
+        portal.search(SearchRequest(sort="mostrecent", cursor=cursor))
+    with pytest.raises(SearchRequestError, match="not a cursor"):
+        portal.search(SearchRequest(cursor="garbage!"))
