@@ -19,10 +19,13 @@ $(STAMP): pyproject.toml
 system-deps:
 	bash scripts/system-deps.sh
 
-# Load the real CODP records (../shared/anchors) into ./openhep-data and show what landed.
+# Load the real CODP records (../shared/anchors) into ./openhep-data and serve the portal.
+DEMO_PORT ?= 8000
 demo: install
 	$(BIN)/openhep demo
 	$(BIN)/openhep stats
+	@echo "serving the portal at http://127.0.0.1:$(DEMO_PORT)/api/records/?q=muon (Ctrl-C stops)"
+	$(BIN)/openhep serve --port $(DEMO_PORT)
 
 test: install system-deps
 	$(BIN)/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)

@@ -42,8 +42,6 @@ class Portal:
 
     def refresh(self) -> int:
         """Apply catalogue changes the index has not seen; return how many records changed."""
-        if self.catalog.last_change() == self.index.seq:
-            return 0
         return self.index.sync(self.catalog)
 
     def search(self, request: SearchRequest, *, now: datetime | None = None) -> SearchResult:

@@ -126,3 +126,17 @@ def test_cursors_walk_to_the_end_and_refuse_foreign_cursors(portal: Portal) -> N
         portal.search(SearchRequest(sort="mostrecent", cursor=cursor))
     with pytest.raises(SearchRequestError, match="not a cursor"):
         portal.search(SearchRequest(cursor="garbage!"))
+
+
+def test_a_sibling_worker_sees_the_index_another_worker_updated(
+    catalog_url: str, tmp_path: Path
+) -> None:
+    with Catalog.open(url=catalog_url) as catalog:
+        first, second = SearchIndex(tmp_path / "index"), SearchIndex(tmp_path / "index")
+        catalog.write([validate_record(record("1", "Muon"))])
+        assert first.sync(catalog) == 1
+        # The second worker finds the work done (state file at the catalogue's head)…
+        assert second.sync(catalog) == 0
+        # …and its reader sees the first worker's commit.
+        assert second.num_docs() == 1
+        assert Portal(catalog, second).search(SearchRequest(q="muon")).total == 1

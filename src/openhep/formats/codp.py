@@ -45,7 +45,8 @@ def _metadata(
     if skip_files:
         shaped.pop("files", None)
         return shaped
-    shaped["files"] = [file_entry(f) for f in metadata.get("files", [])]
+    if "files" in metadata:
+        shaped["files"] = [file_entry(f) for f in metadata["files"]]
     if indices:
         shaped["_file_indices"] = indices
     return shaped

@@ -48,6 +48,7 @@ class SearchIndex:
                 self._wipe()
             self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
         self._memory_state = IndexState(SCHEMA_VERSION, 0)
+        self._loaded_seq = -1  # the state this process's reader last reloaded at
 
     # -- state ---------------------------------------------------------------------------
 
@@ -95,6 +96,10 @@ class SearchIndex:
             state = self._read_state()
             last = catalog.last_change()
             if last == state.seq:
+                if self._loaded_seq != state.seq:
+                    # Another process (a sibling worker) committed: see its work.
+                    self.index.reload()
+                    self._loaded_seq = state.seq
                 return 0
             if last < state.seq or state.schema_version != SCHEMA_VERSION:
                 return self._rebuild(catalog)
@@ -117,6 +122,7 @@ class SearchIndex:
                 self._write_state(seq)
             writer.wait_merging_threads()
             self.index.reload()
+            self._loaded_seq = seq
             return changed
 
     def rebuild(self, catalog: Catalog) -> int:
@@ -136,6 +142,7 @@ class SearchIndex:
         writer.wait_merging_threads()
         self._write_state(last)
         self.index.reload()
+        self._loaded_seq = last
         return count
 
     @staticmethod

@@ -13,7 +13,7 @@ import tantivy
 from openhep.model import parse_release_date
 
 #: Bumped whenever the fields below change: an index of another version is rebuilt at start.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Full-text fields (tantivy's "default" tokenizer: split on non-alphanumerics, lower-cased).
 TEXT = "text"  # the catch-all that free words search: title, abstract, keywords, names …
@@ -26,7 +26,8 @@ KEYWORD_FIELDS = (
     "recid",
     "doi",  # lower-cased: DOIs are case-insensitive
     "type",
-    "subtype",  # "Dataset::Collision"
+    "subtype",  # "Dataset::Collision": nests under its type in facet counts
+    "subtype_name",  # "Collision": what CODP's subtype= filter sends
     "experiment",
     "availability",
     "file_type",
@@ -34,6 +35,7 @@ KEYWORD_FIELDS = (
     "collision_energy",
     "category",
     "subcategory",  # "Physics::Higgs"
+    "subcategory_name",  # "Higgs"
     "signature",
     "keywords",
     "magnet_polarity",
@@ -150,6 +152,7 @@ def facet_values(record: dict[str, Any]) -> dict[str, list[str]]:
     values: dict[str, list[str]] = {
         "type": [primary],
         "subtype": [f"{primary}::{s}" for s in record_type.get("secondary", [])],
+        "subtype_name": list(record_type.get("secondary", [])),
         "experiment": list(record["experiment"]),
         "availability": [distribution.get("availability") or "online"],
         "file_type": list(distribution.get("formats") or []),
@@ -159,6 +162,7 @@ def facet_values(record: dict[str, Any]) -> dict[str, list[str]]:
         "subcategory": [
             f"{categories.get('primary', '')}::{s}" for s in categories.get("secondary") or []
         ],
+        "subcategory_name": list(categories.get("secondary") or []),
         "signature": list(record.get("signature") or []),
         "keywords": list(record.get("keywords") or []),
         "magnet_polarity": [record["magnet_polarity"]] if record.get("magnet_polarity") else [],

@@ -125,9 +125,15 @@ def _parse_range(name: str, value: str) -> tuple[int | None, int | None]:
 
 
 def _secondary(schema: tantivy.Schema, name: str, values: Sequence[str]) -> Query:
-    # CODP sends subtype=Collision; the index keeps "Dataset::Collision" so that counts nest.
-    pattern = "|".join(re.escape(v) if "::" in v else ".*::" + re.escape(v) for v in values)
-    return Query.regex_query(schema, name, pattern)
+    # CODP sends subtype=Collision; "Dataset::Collision" names one under its type.
+    qualified = [v for v in values if "::" in v]
+    bare = [v for v in values if "::" not in v]
+    clauses = []
+    if qualified:
+        clauses.append((Occur.Should, _terms(schema, name, qualified)))
+    if bare:
+        clauses.append((Occur.Should, _terms(schema, f"{name}_name", bare)))
+    return Query.boolean_query(clauses)
 
 
 def _filter_query(schema: tantivy.Schema, name: str, values: Sequence[str]) -> Query:
