@@ -60,6 +60,23 @@ def test_embargoed_records_appear_when_their_release_date_passes(portal: Portal)
     assert portal.search(SearchRequest(q="muons"), now=before).total == 0
     assert portal.search(SearchRequest(), now=before).aggregations["experiment"]["buckets"] == []
     assert portal.search(SearchRequest(q="muons"), now=after).total == 1
+    # Facet counts, cached while nothing changes, follow the release too.
+    buckets = portal.search(SearchRequest(), now=after).aggregations["experiment"]["buckets"]
+    assert buckets == [{"key": "CMS", "doc_count": 1}]
+
+
+def test_facet_counts_follow_every_ingest(portal: Portal) -> None:
+    def cms() -> list[dict[str, Any]]:
+        buckets: list[dict[str, Any]] = portal.search(SearchRequest()).aggregations["experiment"][
+            "buckets"
+        ]
+        return buckets
+
+    portal.catalog.write([validate_record(record("1", "One"))])
+    assert cms() == [{"key": "CMS", "doc_count": 1}]
+    assert cms() == [{"key": "CMS", "doc_count": 1}]  # from the cache
+    portal.catalog.write([validate_record(record("2", "Two"))])
+    assert cms() == [{"key": "CMS", "doc_count": 2}]
 
 
 def test_a_stale_or_missing_index_is_brought_up_to_date(catalog_url: str, tmp_path: Path) -> None:

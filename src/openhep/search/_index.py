@@ -79,6 +79,11 @@ class SearchIndex:
                 child.unlink()
 
     @property
+    def generation(self) -> int:
+        """Changes whenever this process's reader sees a new commit (caches key on it)."""
+        return self._loaded_seq
+
+    @property
     def seq(self) -> int:
         """The last change-log entry this index reflects."""
         return self._read_state().seq

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -48,6 +50,8 @@ NUMBER_EVENTS_BUCKETS = (
     ("10000000--", 10_000_000, None),
 )
 FACET_SIZE = 100
+#: Facet answers kept per process (each a few kB).
+AGGREGATION_CACHE_SIZE = 2048
 #: Bounds on what a client may select: values per filter, and characters per value.
 MAX_FILTER_VALUES = 50
 MAX_FILTER_LENGTH = 200
@@ -159,6 +163,11 @@ class SearchService:
     def __init__(self, index: SearchIndex) -> None:
         self.index = index
         self.schema = index.schema
+        # Facet counts depend only on the query, the other groups' filters, the index
+        # generation and which records are public: they are kept until one of those changes.
+        self._cache: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._cache_scope: tuple[int, int] = (-1, -1)  # (generation, valid until: epoch s)
 
     def _base(self, request: SearchRequest, now: datetime) -> Query:
         try:
@@ -216,10 +225,11 @@ class SearchService:
         groups = self._filters(request)
         everything = [q for qs in groups.values() for q in qs]
         query = _must(base, *everything) if everything else base
+        generation = self.index.generation  # read before the searcher: never newer than it
         searcher = self.index.searcher()
         found = self._hits(searcher, query, sort, request.size, offset)
         total, hits = found
-        aggregations = self._aggregations(searcher, base, groups)
+        aggregations = self._aggregations(searcher, generation, base, groups, request, now)
         end = offset + len(hits)
         next_cursor = _encode_cursor(sort, end) if end < total else None
         return SearchResult(total, hits, aggregations, sort, next_cursor)
@@ -248,8 +258,36 @@ class SearchService:
             )
         return int(result.count or 0), hits  # type: ignore[attr-defined]
 
+    def _cache_valid(self, searcher: tantivy.Searcher, generation: int, now: datetime) -> bool:
+        """Empty the facet cache when the index changed or an embargo ended since it filled.
+
+        False when ``searcher`` predates the index's current generation: its answers must
+        neither come from nor go into the cache.
+        """
+        if generation != self.index.generation:
+            return False
+        cached_generation, until = self._cache_scope
+        moment = int(now.timestamp())
+        if cached_generation != generation or moment >= until:
+            self._cache.clear()
+            self._cache_scope = (generation, self._next_release(searcher, moment))
+        return True
+
+    def _next_release(self, searcher: tantivy.Searcher, moment: int) -> int:
+        upcoming = _u64_range(self.schema, "visible_from", moment + 1, None)
+        found = searcher.search(
+            upcoming, limit=1, order_by_field="visible_from", order=Order.Asc
+        ).hits
+        return int(found[0][0]) if found else 2**63
+
     def _aggregations(
-        self, searcher: tantivy.Searcher, base: Query, groups: dict[str, list[Query]]
+        self,
+        searcher: tantivy.Searcher,
+        generation: int,
+        base: Query,
+        groups: dict[str, list[Query]],
+        request: SearchRequest,
+        now: datetime,
     ) -> dict[str, Any]:
         # Post-filter semantics: each facet counts the records that match every *other*
         # selected filter, so a selection never hides its alternatives. Facets of groups
@@ -259,13 +297,33 @@ class SearchService:
         for facet in facets:
             others = tuple(sorted(g for g in groups if g != _GROUP[facet]))
             plans.setdefault(others, []).append(facet)
+        selected = {
+            name: tuple(values) for name, values in sorted(request.filters.items()) if values
+        }
         out: dict[str, Any] = {}
         for others, names in plans.items():
-            filters = [q for g in others for q in groups[g]]
-            query = _must(base, *filters) if filters else base
-            raw = searcher.aggregate(query, {n: _aggregation(n) for n in names})
-            for name in names:
-                out[name] = _shape(name, raw[name])
+            key = (
+                request.q,
+                request.ondemand,
+                tuple((n, v) for n, v in selected.items() if _GROUP[n] in others),
+                tuple(names),
+            )
+            with self._cache_lock:
+                usable = self._cache_valid(searcher, generation, now)
+                cached = self._cache.get(key) if usable else None
+                if cached is not None:
+                    self._cache.move_to_end(key)
+            if cached is None:
+                filters = [q for g in others for q in groups[g]]
+                query = _must(base, *filters) if filters else base
+                raw = searcher.aggregate(query, {n: _aggregation(n) for n in names})
+                cached = {name: _shape(name, raw[name]) for name in names}
+                with self._cache_lock:
+                    if usable and self._cache_scope[0] == generation:
+                        self._cache[key] = cached
+                        if len(self._cache) > AGGREGATION_CACHE_SIZE:
+                            self._cache.popitem(last=False)
+            out.update(cached)
         return {name: out[name] for name in facets}
 
 
