@@ -40,9 +40,9 @@ class Portal:
     def close(self) -> None:
         self.catalog.close()
 
-    def refresh(self) -> int:
+    def refresh(self, *, wait: float = 5.0) -> int:
         """Apply catalogue changes the index has not seen; return how many records changed."""
-        return self.index.sync(self.catalog)
+        return self.index.sync(self.catalog, wait=wait)
 
     def search(self, request: SearchRequest, *, now: datetime | None = None) -> SearchResult:
         self.refresh()

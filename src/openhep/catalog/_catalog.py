@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -140,6 +141,9 @@ class Catalog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
+        # ``last_change`` runs before every search: it keeps its own autocommit connection.
+        self._probe: Any = None
+        self._probe_lock = threading.Lock()
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, url: str | None = None) -> Catalog:
@@ -150,6 +154,10 @@ class Catalog:
         return cls(engine)
 
     def close(self) -> None:
+        with self._probe_lock:
+            if self._probe is not None:
+                self._probe.close()
+                self._probe = None
         self.engine.dispose()
 
     def __enter__(self) -> Catalog:
@@ -447,10 +455,31 @@ class Catalog:
         return [Change(r.seq, r.recid, r.version, r.operation, r.at) for r in rows]
 
     def last_change(self) -> int:
-        with self.engine.connect() as conn:
-            return int(
-                conn.execute(select(func.coalesce(func.max(changelog.c.seq), 0))).scalar_one()
-            )
+        """The newest change-log number (0 for an empty catalogue): what indexes compare to.
+
+        Asked before every search, so it skips SQLAlchemy's per-statement work: one plain
+        query on a dedicated autocommit connection, which always sees the latest commit.
+        """
+        with self._probe_lock:
+            for attempt in (1, 2):
+                if self._probe is None:
+                    self._probe = self.engine.raw_connection()
+                    if not self.is_sqlite:
+                        self._probe.driver_connection.autocommit = True
+                try:
+                    cursor = self._probe.cursor()
+                    try:
+                        cursor.execute("SELECT COALESCE(MAX(seq), 0) FROM changelog")
+                        return int(cursor.fetchone()[0])
+                    finally:
+                        cursor.close()
+                except self.engine.dialect.loaded_dbapi.Error:
+                    # A dropped connection (database restarted): reconnect once.
+                    self._probe.invalidate()
+                    self._probe = None
+                    if attempt == 2:
+                        raise
+        raise AssertionError("unreachable")
 
     def count(self, *, include_embargoed: bool = False, now: datetime | None = None) -> int:
         query = select(func.count()).select_from(records)

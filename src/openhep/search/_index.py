@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,12 +91,12 @@ class SearchIndex:
 
     # -- keeping up with the catalogue -----------------------------------------------------
 
-    def sync(self, catalog: Catalog) -> int:
+    def sync(self, catalog: Catalog, *, wait: float = 5.0) -> int:
         """Apply the catalogue's changes since the last sync; return how many records changed.
 
         A catalogue whose change log is behind the index (replaced or restored) is indexed
         from scratch. Only one process writes at a time: one that finds the writer taken
-        leaves the work to its holder and just sees that holder's commits.
+        waits up to ``wait`` seconds for its holder, then reads the holder's commits.
         """
         with self._lock:
             state = self._read_state()
@@ -106,13 +107,16 @@ class SearchIndex:
                     self.index.reload()
                     self._loaded_seq = state.seq
                 return 0
-            if last < state.seq or state.schema_version != SCHEMA_VERSION:
-                return self._rebuild(catalog)
-            try:
-                writer = self.index.writer(heap_size=_WRITER_HEAP, num_threads=1)
-            except ValueError:
+            writer = self._writer(wait)
+            if writer is None:
+                # A sibling holds the writer and is doing this very work.
                 self.index.reload()
+                self._loaded_seq = self._read_state().seq
                 return 0
+            state = self._read_state()  # the previous holder may have moved it on
+            last = catalog.last_change()
+            if last < state.seq or state.schema_version != SCHEMA_VERSION:
+                return self._rebuild_with(writer, catalog)
             changed = 0
             seq = state.seq
             while True:
@@ -130,14 +134,26 @@ class SearchIndex:
             self._loaded_seq = seq
             return changed
 
-    def rebuild(self, catalog: Catalog) -> int:
+    def _writer(self, wait: float) -> tantivy.IndexWriter | None:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                return self.index.writer(heap_size=_WRITER_HEAP, num_threads=1)
+            except ValueError:
+                if time.monotonic() >= deadline:
+                    return None
+                time.sleep(0.05)
+
+    def rebuild(self, catalog: Catalog, *, wait: float = 600.0) -> int:
         """Index every record of the catalogue from scratch; return how many."""
         with self._lock:
-            return self._rebuild(catalog)
+            writer = self._writer(wait)
+            if writer is None:
+                raise TimeoutError("another process holds the search index's writer")
+            return self._rebuild_with(writer, catalog)
 
-    def _rebuild(self, catalog: Catalog) -> int:
+    def _rebuild_with(self, writer: tantivy.IndexWriter, catalog: Catalog) -> int:
         last = catalog.last_change()
-        writer = self.index.writer(heap_size=_WRITER_HEAP, num_threads=1)
         writer.delete_all_documents()
         count = 0
         for stored in catalog.iter_current():

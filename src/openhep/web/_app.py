@@ -38,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         portal = Portal.open(settings)
         # A stale or missing index is brought up to date before the first request.
-        portal.refresh()
+        portal.refresh(wait=600.0)
         app.state.portal = portal
         try:
             yield

@@ -45,7 +45,7 @@ def _flag(value: str | None) -> bool:
     ),
     openapi_extra={"parameters": _FILTER_PARAMETERS},
 )
-def search_records(
+async def search_records(
     request: Request,
     q: Annotated[str, Query(max_length=2000, description="The query.")] = "",
     page: Annotated[int, Query(ge=1, le=10_000_000)] = 1,
@@ -96,7 +96,7 @@ def search_records(
 
 
 @router.get("/{recid}", summary="One record (CODP JSON; schema.org with Accept: ld+json)")
-def get_record(
+async def get_record(
     request: Request,
     recid: RecidPath,
     skip_files: Annotated[str | None, Query(description="1: leave out files")] = None,
@@ -122,7 +122,7 @@ def get_record(
 
 
 @router.get("/{recid}/versions", summary="A record's versions, oldest first")
-def get_versions(request: Request, recid: RecidPath) -> Response:
+async def get_versions(request: Request, recid: RecidPath) -> Response:
     root = base_url(request)
     versions = portal(request).versions(recid)
     return json_response(

@@ -16,7 +16,7 @@ router = APIRouter(tags=["pages"])
 
 
 @router.get("/record/{recid}", response_class=HTMLResponse, summary="A record's page")
-def record_page(
+async def record_page(
     request: Request, recid: Annotated[str, Path(pattern=r"^[0-9]{1,12}$")]
 ) -> HTMLResponse:
     view = portal(request).record(recid)
