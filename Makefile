@@ -12,7 +12,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dev,bench]'
 	touch $(STAMP)
 
 # Debian packages the tests start for real (PostgreSQL); installed when run as root.
@@ -37,6 +37,7 @@ lint: install
 
 bench: install system-deps
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/search.py
 
 clean:
 	rm -rf $(VENV) openhep-data .pytest_cache .mypy_cache .ruff_cache

@@ -128,19 +128,31 @@ def test_bad_filters_say_what_to_change(
         portal.search(SearchRequest(filters={field: [value]}))
 
 
-def test_cursors_walk_to_the_end_and_refuse_foreign_cursors(portal: Portal) -> None:
-    portal.catalog.write([validate_record(record(str(i), f"Record {i}")) for i in range(1, 26)])
+@pytest.mark.parametrize("sort", ["title", "mostrecent", "bestmatch"])
+def test_cursors_walk_to_the_end_and_refuse_foreign_cursors(portal: Portal, sort: str) -> None:
+    years = ["2019", "2024", "2014"]
+    portal.catalog.write(
+        [
+            validate_record(record(str(i), f"Record {i}", date_published=years[i % 3]))
+            for i in range(1, 26)
+        ]
+    )
     seen: list[str] = []
     cursor = None
     while True:
-        page = portal.search(SearchRequest(size=10, sort="title", cursor=cursor))
+        page = portal.search(SearchRequest(q="record", size=10, sort=sort, cursor=cursor))
+        assert page.total == 25
         seen += [h.recid for h in page.hits]
         if page.next_cursor is None:
             break
         cursor = page.next_cursor
     assert sorted(seen, key=int) == [str(i) for i in range(1, 26)]
+    if sort == "mostrecent":  # the order is the order a single page gives
+        whole = portal.search(SearchRequest(q="record", size=100, sort=sort))
+        assert seen == [h.recid for h in whole.hits]
+    other = "title" if sort != "title" else "mostrecent"
     with pytest.raises(SearchRequestError, match="not a cursor"):
-        portal.search(SearchRequest(sort="mostrecent", cursor=cursor))
+        portal.search(SearchRequest(q="record", sort=other, cursor=cursor))
     with pytest.raises(SearchRequestError, match="not a cursor"):
         portal.search(SearchRequest(cursor="garbage!"))
 

@@ -216,8 +216,9 @@ class SearchService:
         if sort not in SORTS:
             raise SearchRequestError(f"sort must be one of {', '.join(SORTS)}")
         offset = (request.page - 1) * request.size
+        after: int | None = None
         if request.cursor:
-            offset = _decode_cursor(request.cursor, sort)
+            offset, after = _decode_cursor(request.cursor, sort)
         if offset > MAX_OFFSET:
             raise SearchRequestError(f"pages end at offset {MAX_OFFSET:,}; narrow the search")
 
@@ -227,16 +228,23 @@ class SearchService:
         query = _must(base, *everything) if everything else base
         generation = self.index.generation  # read before the searcher: never newer than it
         searcher = self.index.searcher()
-        found = self._hits(searcher, query, sort, request.size, offset)
-        total, hits = found
+        if after is not None:
+            # Keyset: the records after the last one seen, by their unique sort key; deep
+            # pages then cost what the first page costs.
+            keyed = _must(query, _u64_range(self.schema, "mostrecent_key", None, after - 1))
+            remaining, hits, last_key = self._hits(searcher, keyed, sort, request.size, 0)
+            total = offset + remaining
+        else:
+            total, hits, last_key = self._hits(searcher, query, sort, request.size, offset)
         aggregations = self._aggregations(searcher, generation, base, groups, request, now)
         end = offset + len(hits)
-        next_cursor = _encode_cursor(sort, end) if end < total else None
+        key = last_key if sort == "mostrecent" else None
+        next_cursor = _encode_cursor(sort, end, key) if end < total else None
         return SearchResult(total, hits, aggregations, sort, next_cursor)
 
     def _hits(
         self, searcher: tantivy.Searcher, query: Query, sort: str, size: int, offset: int
-    ) -> tuple[int, list[Hit]]:
+    ) -> tuple[int, list[Hit], int | None]:
         options: dict[str, Any] = {}
         if sort == "mostrecent":
             options = {"order_by_field": "mostrecent_key", "order": Order.Desc}
@@ -246,7 +254,10 @@ class SearchService:
             options = {"order_by_field": "title_sort", "order": Order.Desc}
         result = searcher.search(query, limit=size, count=True, offset=offset, **options)
         hits = []
-        for _, address in result.hits:
+        last_key: int | None = None
+        for order_key, address in result.hits:
+            if isinstance(order_key, int):
+                last_key = order_key
             doc = searcher.doc(address)
             hits.append(
                 Hit(
@@ -256,7 +267,7 @@ class SearchService:
                     updated=str(doc.get_first("updated")),
                 )
             )
-        return int(result.count or 0), hits  # type: ignore[attr-defined]
+        return int(result.count or 0), hits, last_key  # type: ignore[attr-defined]
 
     def _cache_valid(self, searcher: tantivy.Searcher, generation: int, now: datetime) -> bool:
         """Empty the facet cache when the index changed or an embargo ended since it filled.
@@ -369,18 +380,24 @@ def _shape(name: str, raw: dict[str, Any]) -> dict[str, Any]:
     return {"buckets": buckets}
 
 
-def _encode_cursor(sort: str, offset: int) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps({"s": sort, "o": offset})).decode().rstrip("=")
+def _encode_cursor(sort: str, offset: int, key: int | None) -> str:
+    payload: dict[str, Any] = {"s": sort, "o": offset}
+    if key is not None:
+        payload["k"] = key
+    return base64.urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")
 
 
-def _decode_cursor(cursor: str, sort: str) -> int:
+def _decode_cursor(cursor: str, sort: str) -> tuple[int, int | None]:
+    """The offset a cursor stands at and, for ``mostrecent``, the sort key of its last hit."""
     try:
         data = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        offset = data["o"]
+        offset, key = data["o"], data.get("k")
         if data["s"] != sort or not isinstance(offset, int) or offset < 0:
             raise ValueError
-    except (ValueError, KeyError, TypeError):
+        if key is not None and (not isinstance(key, int) or not 0 < key < 2**64):
+            raise ValueError
+    except (ValueError, KeyError, TypeError, AttributeError):
         raise SearchRequestError(
             "search_after: not a cursor of this search; use links.next of the previous page"
         ) from None
-    return int(offset)
+    return int(offset), key
