@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +12,7 @@ import tantivy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _services.jsontext import strings
 from openhep.model import validate_record
 from openhep.search._query import (
     MAX_CLAUSES,
@@ -73,18 +74,6 @@ def search(
 def words(text: str) -> list[str]:
     # tantivy's default tokenizer on ASCII text: split on non-alphanumerics, lower-case.
     return [w for w in re.split(r"[^0-9A-Za-z]+", text.lower()) if w]
-
-
-def strings(value: Any) -> Iterator[str]:
-    """Every string inside a record's JSON."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from strings(item)
 
 
 def has_phrase(text: str, phrase: list[str]) -> bool:

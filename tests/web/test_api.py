@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from posixpath import basename
 from typing import Any
 
@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _services.jsontext import strings
 from openhep.search._service import FILTER_NAMES
 
 Record = dict[str, Any]
@@ -74,17 +75,6 @@ def number_events(record: Record) -> int | None:
 def words(text: str) -> list[str]:
     """tantivy's default tokenizer: runs of letters and digits, lower-cased."""
     return re.findall(r"[^\W_]+", text.lower())
-
-
-def strings(value: Any) -> Iterable[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from strings(item)
 
 
 def has_phrase(text: str, phrase: str) -> bool:
