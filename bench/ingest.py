@@ -468,14 +468,19 @@ def machine(load_at_start: tuple[float, float, float]) -> dict[str, Any]:
     }
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+def add_anchors_option(parser: argparse.ArgumentParser) -> None:
+    """``--anchors DIR``: where the real CODP record files are (bench/search.py uses it too)."""
     parser.add_argument(
         "--anchors",
         type=Path,
         default=DEFAULT_ANCHORS,
         help="directory of the real CODP record files (default: ../shared/anchors/codp-records)",
     )
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    add_anchors_option(parser)
     parser.add_argument("--quick", action="store_true", help="skip the growth to 200,000 records")
     parser.add_argument("--skip-postgres", action="store_true", help="measure SQLite only")
     parser.add_argument(

@@ -112,7 +112,6 @@ import httpx
 import orjson
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_ANCHORS = REPO_ROOT.parent / "shared" / "anchors" / "codp-records"
 HOST = "127.0.0.1"
 DB_NAME = "codp"  # Datasette names the database after the file: /codp/records.json
 TABLE = "records"
@@ -1067,12 +1066,7 @@ def targets(result: dict[str, Any]) -> dict[str, Any]:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument(
-        "--anchors",
-        type=Path,
-        default=DEFAULT_ANCHORS,
-        help="directory of the real CODP record files (default: ../shared/anchors/codp-records)",
-    )
+    load_ingest_bench().add_anchors_option(parser)
     parser.add_argument(
         "--quick", action="store_true", help="the real records only, 3-second runs per class"
     )

@@ -54,7 +54,7 @@ class Portal:
         has_index = any(
             str(f.get("type", "")).startswith("index") for f in stored.metadata.get("files", [])
         )
-        entries = self.catalog.file_index_entries_of(recid) if has_index else []
+        entries = self.catalog.file_index_entries(recid) if has_index else []
         return RecordView(stored, entries)
 
     def versions(self, recid: str) -> list[VersionInfo]:

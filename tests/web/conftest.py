@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -113,18 +114,17 @@ def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path) -
     )
 
 
-@pytest.fixture(scope="session")
-def live_server(web_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The base URL (``http://127.0.0.1:PORT``) of ``openhep serve`` over ``web_home``."""
+@contextmanager
+def serving(home: Path, log: Path, *options: str) -> Iterator[str]:
+    """Run ``openhep serve`` over ``home`` on a free port; yield its base URL, then stop it."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     # Output goes to a file rather than a pipe: nobody reads a pipe while tests run, and a
     # full one would block the server.
-    log = tmp_path_factory.mktemp("live") / "serve.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "openhep", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=openhep_env(web_home),
+            [sys.executable, "-m", "openhep", "serve", "--port", str(port), *options],
+            env=openhep_env(home),
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,
@@ -139,3 +139,10 @@ def live_server(web_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(web_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The base URL (``http://127.0.0.1:PORT``) of ``openhep serve`` over ``web_home``."""
+    with serving(web_home, tmp_path_factory.mktemp("live") / "serve.log") as url:
+        yield url

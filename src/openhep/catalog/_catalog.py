@@ -422,26 +422,14 @@ class Catalog:
             ).all()
         return [dict(r._mapping) for r in rows]
 
-    def file_index_entries(self, recid: str, index_key: str) -> list[dict[str, Any]]:
-        """The files listed by one of a record's file indices, in index order."""
+    def file_index_entries(self, recid: str, index_key: str | None = None) -> list[dict[str, Any]]:
+        """The files a record's file indices list (or one index's), by index then position."""
+        query = select(file_index_entries).where(file_index_entries.c.recid == recid)
+        if index_key is not None:
+            query = query.where(file_index_entries.c.index_key == index_key)
+        query = query.order_by(file_index_entries.c.index_key, file_index_entries.c.position)
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(file_index_entries)
-                .where(file_index_entries.c.recid == recid)
-                .where(file_index_entries.c.index_key == index_key)
-                .order_by(file_index_entries.c.position)
-            ).all()
-        return [dict(r._mapping) for r in rows]
-
-    def file_index_entries_of(self, recid: str) -> list[dict[str, Any]]:
-        """The entries of all of a record's file indices, by index then position."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(file_index_entries)
-                .where(file_index_entries.c.recid == recid)
-                .order_by(file_index_entries.c.index_key, file_index_entries.c.position)
-            ).all()
-        return [dict(r._mapping) for r in rows]
+            return [dict(r._mapping) for r in conn.execute(query).all()]
 
     def changes(self, since: int = 0, limit: int = 10_000) -> list[Change]:
         """Change-log entries with ``seq > since``, in order: what a derived index must apply."""

@@ -52,8 +52,18 @@ def _metadata(
     return shaped
 
 
-def _links(base_url: str, recid: str) -> dict[str, str]:
-    return {"self": f"{base_url}/api/records/{recid}", "html": f"{base_url}/record/{recid}"}
+def _envelope(
+    metadata: dict[str, Any], *, created: str, updated: str, base_url: str
+) -> dict[str, Any]:
+    recid = metadata["recid"]
+    links = {"self": f"{base_url}/api/records/{recid}", "html": f"{base_url}/record/{recid}"}
+    return {
+        "id": recid,
+        "created": created,
+        "updated": updated,
+        "metadata": metadata,
+        "links": links,
+    }
 
 
 def api_record(
@@ -67,16 +77,9 @@ def api_record(
     skip_files: bool = False,
 ) -> dict[str, Any]:
     """``GET /api/records/<recid>``: ``{"id", "created", "updated", "metadata", "links"}``."""
-    recid = str(metadata["recid"])
-    return {
-        "id": recid,
-        "created": created,
-        "updated": updated,
-        "revision": version,
-        "metadata": _metadata(
-            metadata, skip_files=skip_files, indices=file_indices(index_entries or [])
-        ),
-        "links": _links(base_url, recid),
+    shaped = _metadata(metadata, skip_files=skip_files, indices=file_indices(index_entries or []))
+    return _envelope(shaped, created=created, updated=updated, base_url=base_url) | {
+        "revision": version
     }
 
 
@@ -84,11 +87,5 @@ def search_hit(
     metadata: dict[str, Any], *, created: str, updated: str, base_url: str, skip_files: bool
 ) -> dict[str, Any]:
     """One hit of ``GET /api/records/``."""
-    recid = str(metadata["recid"])
-    return {
-        "id": recid,
-        "created": created,
-        "updated": updated,
-        "metadata": _metadata(metadata, skip_files=skip_files),
-        "links": _links(base_url, recid),
-    }
+    shaped = _metadata(metadata, skip_files=skip_files)
+    return _envelope(shaped, created=created, updated=updated, base_url=base_url)

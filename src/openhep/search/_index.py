@@ -8,7 +8,6 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import orjson
 import tantivy
@@ -37,25 +36,19 @@ class SearchIndex:
     ``rebuild`` starts from scratch. An index of another schema version is rebuilt.
     """
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
         self.schema = build_schema()
         self._lock = threading.Lock()
-        if path is None:
-            self.index = tantivy.Index(self.schema)
-        else:
-            path.mkdir(parents=True, exist_ok=True)
-            if self._read_state().schema_version not in (SCHEMA_VERSION, 0):
-                self._wipe()
-            self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
-        self._memory_state = IndexState(SCHEMA_VERSION, 0)
+        path.mkdir(parents=True, exist_ok=True)
+        if self._read_state().schema_version not in (SCHEMA_VERSION, 0):
+            self._wipe()
+        self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
         self._loaded_seq = -1  # the state this process's reader last reloaded at
 
     # -- state ---------------------------------------------------------------------------
 
     def _read_state(self) -> IndexState:
-        if self.path is None:
-            return self._memory_state
         try:
             data = orjson.loads((self.path / _STATE).read_bytes())
             return IndexState(int(data["schema_version"]), int(data["seq"]))
@@ -63,16 +56,11 @@ class SearchIndex:
             return IndexState(0, 0)
 
     def _write_state(self, seq: int) -> None:
-        state = IndexState(SCHEMA_VERSION, seq)
-        if self.path is None:
-            self._memory_state = state
-            return
         tmp = self.path / f".{_STATE}.tmp"
-        tmp.write_bytes(orjson.dumps({"schema_version": state.schema_version, "seq": seq}))
+        tmp.write_bytes(orjson.dumps({"schema_version": SCHEMA_VERSION, "seq": seq}))
         tmp.replace(self.path / _STATE)
 
     def _wipe(self) -> None:
-        assert self.path is not None
         for child in self.path.iterdir():
             if child.is_dir():
                 shutil.rmtree(child)
@@ -98,9 +86,11 @@ class SearchIndex:
         from scratch. Only one process writes at a time: one that finds the writer taken
         waits up to ``wait`` seconds for its holder, then reads the holder's commits.
         """
+        last = catalog.last_change()
+        if last == self._loaded_seq:
+            return 0  # the common case, before every search: no file to read
         with self._lock:
             state = self._read_state()
-            last = catalog.last_change()
             if last == state.seq:
                 if self._loaded_seq != state.seq:
                     # Another process (a sibling worker) committed: see its work.
@@ -192,9 +182,3 @@ def _document(stored: StoredRecord) -> tantivy.Document:
 def open_index(home: Path) -> SearchIndex:
     """The index of the instance whose data directory is ``home`` (``home/index``)."""
     return SearchIndex(home / "index")
-
-
-def document_source(doc: Any) -> dict[str, Any]:
-    """The record JSON a search hit carries."""
-    raw = doc.get_first("source")
-    return dict(orjson.loads(raw))
