@@ -11,6 +11,11 @@ from pathlib import Path
 ENVIRONMENT = {
     "OPENHEP_HOME": "data directory of this instance (catalogue, index, files)",
     "OPENHEP_DATABASE_URL": "SQLAlchemy or libpq URL of the catalogue (default: SQLite in home)",
+    "OPENHEP_STORAGE_URL": "where files are stored: a directory, file:// or root://host//path"
+    " URL (default: files/ in home)",
+    "OPENHEP_STORAGE_PREFIXES": "comma-separated 'uri-prefix=store-prefix' rules mapping record"
+    " file URIs to store paths (default: root://eospublic.cern.ch//eos/opendata/=eos/opendata/)",
+    "OPENHEP_MAX_UPLOAD_BYTES": "largest file the upload API accepts, in bytes (default: 64 GiB)",
 }
 
 
@@ -20,12 +25,24 @@ class Settings:
 
     home: Path = field(default_factory=lambda: Path("openhep-data"))
     database_url: str | None = None
+    storage_url: str | None = None
+    storage_prefixes: str | None = None
+    max_upload_bytes: int = 64 << 30
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         home = Path(env.get("OPENHEP_HOME") or "openhep-data")
-        return cls(home=home, database_url=env.get("OPENHEP_DATABASE_URL") or None)
+        max_upload = env.get("OPENHEP_MAX_UPLOAD_BYTES") or ""
+        if max_upload and not max_upload.isdigit():
+            raise ValueError(f"OPENHEP_MAX_UPLOAD_BYTES={max_upload!r}: give a number of bytes")
+        return cls(
+            home=home,
+            database_url=env.get("OPENHEP_DATABASE_URL") or None,
+            storage_url=env.get("OPENHEP_STORAGE_URL") or None,
+            storage_prefixes=env.get("OPENHEP_STORAGE_PREFIXES") or None,
+            max_upload_bytes=int(max_upload) if max_upload else 64 << 30,
+        )
 
     @property
     def catalog_url(self) -> str:

@@ -1,0 +1,37 @@
+"""Files behind records: one store interface (local directory, XRootD), checksums, fixity."""
+
+from openhep.storage._checksum import Digester, Digests, digest_chunks
+from openhep.storage._paths import (
+    DEFAULT_PREFIXES,
+    PrefixRules,
+    UnsafePathError,
+    file_name,
+    store_path,
+)
+from openhep.storage._store import (
+    CHUNK_SIZE,
+    FileTooLargeError,
+    LocalStore,
+    Store,
+    StoredObject,
+    read_chunks,
+)
+from openhep.storage._open import open_store
+
+__all__ = [
+    "CHUNK_SIZE",
+    "DEFAULT_PREFIXES",
+    "Digester",
+    "Digests",
+    "FileTooLargeError",
+    "LocalStore",
+    "PrefixRules",
+    "Store",
+    "StoredObject",
+    "UnsafePathError",
+    "digest_chunks",
+    "file_name",
+    "open_store",
+    "read_chunks",
+    "store_path",
+]
