@@ -1,6 +1,7 @@
 """Files behind records: one store interface (local directory, XRootD), checksums, fixity."""
 
 from openhep.storage._checksum import Digester, Digests, digest_chunks
+from openhep.storage._open import open_store
 from openhep.storage._paths import (
     DEFAULT_PREFIXES,
     PrefixRules,
@@ -16,7 +17,6 @@ from openhep.storage._store import (
     StoredObject,
     read_chunks,
 )
-from openhep.storage._open import open_store
 
 __all__ = [
     "CHUNK_SIZE",

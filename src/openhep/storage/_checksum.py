@@ -23,7 +23,7 @@ class Digests:
 
 
 class Digester:
-    """Feed chunks with :meth:`update`; :meth:`digests` gives size, adler32 and (optionally) sha256."""
+    """Feed chunks with :meth:`update`; :meth:`digests` gives size, adler32 and sha256."""
 
     __slots__ = ("_adler", "_sha", "size")
 
