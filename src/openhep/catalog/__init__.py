@@ -14,14 +14,20 @@ from openhep.catalog._catalog import (
     content_hash,
     file_key,
 )
+from openhep.catalog._replicas import Replica, ReplicaState
+from openhep.catalog._tokens import TOKEN_PREFIX, TokenInfo
 
 __all__ = [
+    "TOKEN_PREFIX",
     "Catalog",
     "CatalogConflictError",
     "CatalogStats",
     "Change",
     "RecordNotFoundError",
+    "Replica",
+    "ReplicaState",
     "StoredRecord",
+    "TokenInfo",
     "VersionInfo",
     "WriteResult",
     "content_hash",

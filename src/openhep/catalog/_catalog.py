@@ -6,6 +6,7 @@ import hashlib
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from posixpath import basename
@@ -15,7 +16,9 @@ import orjson
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, text, update
 
 from openhep.catalog._engine import WRITE, make_engine, upgrade
+from openhep.catalog._replicas import Replica, Replicas, put_replicas
 from openhep.catalog._schema import changelog, file_index_entries, files, record_versions, records
+from openhep.catalog._tokens import Tokens
 from openhep.model import Record
 from openhep.settings import Settings
 
@@ -144,6 +147,8 @@ class Catalog:
         # ``last_change`` runs before every search: it keeps its own autocommit connection.
         self._probe: Any = None
         self._probe_lock = threading.Lock()
+        self.replicas = Replicas(engine, self.transaction)
+        self.tokens = Tokens(engine, self.transaction)
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, url: str | None = None) -> Catalog:
@@ -168,29 +173,58 @@ class Catalog:
 
     # -- writing ---------------------------------------------------------------------------
 
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction, serialised with every other writer; commits unless it raises."""
+        writer = self.engine.connect().execution_options(**{WRITE: True})
+        with writer as conn, conn.begin():
+            if not self.is_sqlite:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITE_LOCK})
+            yield conn
+
     def write(
         self,
         batch: Sequence[Record],
         *,
         progress: Callable[[int], None] | None = None,
         now: datetime | None = None,
+        replicas: Sequence[Replica] = (),
+        expect_versions: dict[str, int] | None = None,
     ) -> WriteResult:
         """Store a batch in one transaction: all of it lands, or none of it.
 
         A record whose content equals its current version is left as it is; a changed one
         becomes version n+1. ``progress`` is told how many records each written chunk held.
+        ``replicas`` (files stored for these records) are registered in the same transaction.
+        ``expect_versions`` makes the write conditional: if a record's current version is not
+        the one given (someone wrote it meanwhile), :class:`CatalogConflictError` is raised.
         """
         now = now or _now()
         result = WriteResult()
-        writer = self.engine.connect().execution_options(**{WRITE: True})
-        with writer as conn, conn.begin():
-            if not self.is_sqlite:
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _WRITE_LOCK})
+        with self.transaction() as conn:
+            if expect_versions:
+                self._check_versions(conn, expect_versions)
             for chunk in _chunks(batch):
                 result.merge(self._write_chunk(conn, chunk, now))
                 if progress is not None:
                     progress(len(chunk))
+            put_replicas(conn, replicas)
         return result
+
+    def _check_versions(self, conn: Connection, expected: dict[str, int]) -> None:
+        current = dict(
+            conn.execute(
+                select(records.c.recid, records.c.version).where(
+                    records.c.recid.in_(list(expected))
+                )
+            ).all()
+        )
+        for recid, version in expected.items():
+            if current.get(recid, 0) != version:
+                raise CatalogConflictError(
+                    f"record {recid} changed meanwhile (version {current.get(recid, 0)},"
+                    f" expected {version}): retry"
+                )
 
     def _write_chunk(self, conn: Connection, chunk: Sequence[Record], now: datetime) -> WriteResult:
         result = WriteResult()

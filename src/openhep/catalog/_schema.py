@@ -110,3 +110,30 @@ changelog = Table(
     Column("at", UTCDateTime, nullable=False),
     sqlite_autoincrement=True,
 )
+
+# The files this instance holds in its store (a replica per store path), and their fixity state.
+replicas = Table(
+    "replicas",
+    metadata,
+    Column("path", String(1024), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("checksum", String(80), nullable=False),  # adler32:%08x
+    Column("sha256", String(80), nullable=True),  # sha256:<hex>
+    Column("state", String(16), nullable=False),  # available | corrupt
+    Column("stored_at", UTCDateTime, nullable=False),
+    Column("checked_at", UTCDateTime, nullable=True),
+    Column("detail", Text, nullable=True),
+)
+
+# Bearer tokens for the write API; only a sha256 digest of each secret is kept.
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("created", UTCDateTime, nullable=False),
+    Column("last_used", UTCDateTime, nullable=True),
+    Column("revoked", UTCDateTime, nullable=True),
+    sqlite_autoincrement=True,
+)
