@@ -10,6 +10,7 @@ from openhep.catalog import Catalog, StoredRecord, VersionInfo
 from openhep.search._index import SearchIndex, open_index
 from openhep.search._service import SearchRequest, SearchResult, SearchService
 from openhep.settings import Settings
+from openhep.storage import FileService
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,17 +28,29 @@ class Portal:
     ingested or updated is searchable at once.
     """
 
-    def __init__(self, catalog: Catalog, index: SearchIndex) -> None:
+    def __init__(
+        self, catalog: Catalog, index: SearchIndex, files: FileService | None = None
+    ) -> None:
         self.catalog = catalog
         self.index = index
+        self._files = files
         self.search_service = SearchService(index)
+
+    @property
+    def files(self) -> FileService:
+        if self._files is None:
+            raise RuntimeError("this portal was opened without a file store")
+        return self._files
 
     @classmethod
     def open(cls, settings: Settings | None = None) -> Portal:
         settings = settings or Settings.from_env()
-        return cls(Catalog.open(settings), open_index(settings.home))
+        catalog = Catalog.open(settings)
+        return cls(catalog, open_index(settings.home), FileService.open(settings, catalog))
 
     def close(self) -> None:
+        if self._files is not None:
+            self._files.close()
         self.catalog.close()
 
     def refresh(self, *, wait: float = 5.0) -> int:

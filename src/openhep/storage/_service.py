@@ -1,0 +1,469 @@
+"""Files behind records: adding them, finding what to serve, and auditing their fixity.
+
+The catalogue says which bytes a record's file must have (``files[]``: uri, size, checksum);
+the store holds bytes; a *replica* row ties a store path to the size and checksums measured
+when the bytes were written (or last verified), and to their state: ``available`` or
+``corrupt``. A record file whose URI maps (by the prefix rules) to a good replica is
+``online``; one that maps nowhere or to nothing stored is ``remote`` (served by its original
+URI); one whose replica failed its fixity check is ``corrupt`` and is never served as good.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, BinaryIO, Literal
+
+from openhep.catalog import Catalog, Replica, StoredRecord, file_key
+from openhep.model import Record, validate_record
+from openhep.settings import Settings
+from openhep.storage._checksum import Digester, Digests
+from openhep.storage._paths import PrefixRules, UnsafePathError, file_name, store_path
+from openhep.storage._store import Store, StoredObject, read_chunks
+
+Availability = Literal["online", "remote", "corrupt"]
+
+#: Where files added to records are stored: ``<prefix>/<recid>/<upload id>/<key>``.
+ADDED_FILES_PREFIX = "eos/opendata/openhep"
+
+#: CODP's file ``type`` by file-name extension, for files added without an explicit type.
+_TYPES_BY_EXTENSION = {
+    "root": "root",
+    "ig": "ig",
+    "json": "json",
+    "txt": "txt",
+    "csv": "csv",
+    "zip": "zip",
+    "gz": "gz",
+    "tgz": "tgz",
+    "pdf": "pdf",
+    "ipynb": "ipynb",
+    "py": "py",
+    "h5": "h5",
+    "parquet": "parquet",
+}
+
+
+class FileNotServedError(LookupError):
+    """No good replica of that file here (unknown path, remote file or missing bytes)."""
+
+
+class CorruptFileError(RuntimeError):
+    """The file is held here but failed its fixity check: it must not be served as good."""
+
+    def __init__(self, path: str, detail: str | None) -> None:
+        self.path, self.detail = path, detail
+        super().__init__(
+            f"{path.rsplit('/', 1)[-1]} failed its fixity check"
+            + (f" ({detail})" if detail else "")
+            + ": its bytes do not match the catalogue, so it is not served"
+        )
+
+
+class ChecksumMismatchError(ValueError):
+    """Uploaded bytes that do not match the checksum the uploader announced."""
+
+
+class FileKeyError(ValueError):
+    """A file key that cannot be used (unsafe, or clashing within one request)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServedFile:
+    """What the HTTP layer needs to serve a file: where it is and what its bytes must be."""
+
+    path: str
+    size: int
+    checksum: str
+    sha256: str | None
+    last_modified: datetime
+
+    @property
+    def etag(self) -> str:
+        return '"' + self.checksum.replace(":", "-") + '"'
+
+    @property
+    def adler32_hex(self) -> str:
+        return self.checksum.removeprefix("adler32:")
+
+
+@dataclass(frozen=True, slots=True)
+class AddedFile:
+    """A file added to a record: its ``files[]`` entry and what was measured while storing it."""
+
+    entry: dict[str, Any]
+    path: str
+    digests: Digests
+
+
+@dataclass(frozen=True, slots=True)
+class AddResult:
+    recid: str
+    version: int
+    files: list[AddedFile]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "recid": self.recid,
+            "version": self.version,
+            "files": [{**f.entry, "sha256": f.digests.sha256, "path": f.path} for f in self.files],
+        }
+
+
+@dataclass(slots=True)
+class FixityProblem:
+    path: str
+    problem: str  # missing | size | checksum | catalogue
+    expected: str
+    found: str
+    recids: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "problem": self.problem,
+            "expected": self.expected,
+            "found": self.found,
+            "recids": self.recids,
+        }
+
+
+@dataclass(slots=True)
+class FixityReport:
+    checked: int = 0
+    bytes_read: int = 0
+    registered: int = 0
+    restored: int = 0
+    problems: list[FixityProblem] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "checked": self.checked,
+            "bytes_read": self.bytes_read,
+            "registered": self.registered,
+            "restored": self.restored,
+            "corrupt": len(self.problems),
+            "problems": [p.as_dict() for p in self.problems],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def file_type_for(key: str) -> str | None:
+    extension = key.rsplit(".", 1)[-1].lower() if "." in key else ""
+    return _TYPES_BY_EXTENSION.get(extension)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class FileService:
+    """One instance's files: the catalogue, the store and the rules between URIs and paths."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        store: Store,
+        rules: PrefixRules | None = None,
+        *,
+        max_upload_bytes: int | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.store = store
+        self.rules = rules or PrefixRules()
+        self.max_upload_bytes = max_upload_bytes
+
+    @classmethod
+    def open(cls, settings: Settings, catalog: Catalog) -> FileService:
+        from openhep.storage._open import open_store
+
+        return cls(
+            catalog,
+            open_store(settings),
+            PrefixRules.parse(settings.storage_prefixes),
+            max_upload_bytes=settings.max_upload_bytes,
+        )
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- where files are -------------------------------------------------------------------
+
+    def path_of(self, uri: str) -> str | None:
+        """The store path a record file's URI maps to (None: not a file this instance holds)."""
+        return self.rules.to_store_path(uri)
+
+    def availability(self, uris: Sequence[str]) -> list[Availability]:
+        """For each URI: ``online`` (a good replica here), ``corrupt`` or ``remote``."""
+        paths = [self.path_of(u) for u in uris]
+        found = self.catalog.replicas.get_many([p for p in paths if p is not None])
+        out: list[Availability] = []
+        for path in paths:
+            replica = found.get(path) if path is not None else None
+            if replica is None:
+                out.append("remote")
+            else:
+                out.append("online" if replica.is_good else "corrupt")
+        return out
+
+    def servable(self, path: str) -> ServedFile:
+        """The file at store path ``path`` if it is held here and good.
+
+        :class:`FileNotServedError` if there is no replica (or its bytes are gone),
+        :class:`CorruptFileError` if it failed its fixity check.
+        """
+        path = store_path(path)
+        replica = self.catalog.replicas.get(path)
+        if replica is None:
+            raise FileNotServedError(f"there is no file {path.rsplit('/', 1)[-1]!r} here")
+        if not replica.is_good:
+            raise CorruptFileError(path, replica.detail)
+        stat = self.store.stat(path)
+        if stat is None:
+            raise FileNotServedError(f"the bytes of {path.rsplit('/', 1)[-1]!r} are missing")
+        if stat.size != replica.size:
+            # Changed under us since its last check: never serve it as good.
+            raise CorruptFileError(path, f"size {stat.size}, expected {replica.size}")
+        return ServedFile(path, replica.size, replica.checksum, replica.sha256, stat.mtime)
+
+    def record_file(self, stored: StoredRecord, key: str) -> ServedFile:
+        """The file ``key`` of a (public) record, if this instance holds it."""
+        for entry in stored.metadata.get("files", []):
+            if file_key(entry) == key:
+                path = self.path_of(str(entry["uri"]))
+                if path is None:
+                    raise FileNotServedError(f"{key!r} is not held here; it is at {entry['uri']}")
+                return self.servable(path)
+        raise FileNotServedError(f"record {stored.recid} has no file {key!r}")
+
+    def reader(self, served: ServedFile) -> BinaryIO:
+        """A seekable reader of a file :meth:`servable` vouched for."""
+        return self.store.open(served.path)
+
+    # -- adding files ----------------------------------------------------------------------
+
+    def add(
+        self,
+        recid: str,
+        items: Sequence[tuple[str, Iterable[bytes]]],
+        *,
+        file_type: str | None = None,
+        expected: dict[str, str] | None = None,
+    ) -> AddResult:
+        """Store ``items`` (key, chunks) and add them to record ``recid`` as one new version.
+
+        Each file lands at a path of its own (``eos/opendata/openhep/<recid>/<id>/<key>``), so
+        bytes a record already references are never overwritten; a file with the key of an
+        existing one replaces that entry. ``expected`` (key -> ``adler32:…``/``sha256:…``) is
+        checked before the record changes. Any failure removes what was stored and leaves the
+        record as it was.
+        """
+        keys = [file_name(key) for key, _ in items]
+        if len(set(keys)) != len(keys):
+            raise FileKeyError("each file added in one go needs its own key")
+        stored = self.catalog.get(recid, include_embargoed=True)
+        upload_id = uuid.uuid4().hex[:12]
+        added: list[AddedFile] = []
+        try:
+            for key, chunks in items:
+                path = f"{ADDED_FILES_PREFIX}/{recid}/{upload_id}/{key}"
+                uri = self.rules.to_uri(path)
+                if uri is None:
+                    raise ValueError(
+                        f"no OPENHEP_STORAGE_PREFIXES rule publishes {ADDED_FILES_PREFIX}/: add"
+                        " one such as root://eospublic.cern.ch//eos/opendata/=eos/opendata/"
+                    )
+                stat, digests = self.store.write(path, chunks, max_bytes=self.max_upload_bytes)
+                added.append(
+                    AddedFile(self._entry(key, uri, stat, digests, file_type), path, digests)
+                )
+                want = (expected or {}).get(key)
+                if want is not None and want not in (digests.adler32, digests.sha256):
+                    raise ChecksumMismatchError(
+                        f"{key}: the bytes received have {digests.adler32} and {digests.sha256},"
+                        f" not {want}: nothing was changed"
+                    )
+            record = self._with_files(stored, [a.entry for a in added])
+            now = _now()
+            result = self.catalog.write(
+                [record],
+                replicas=[
+                    Replica(
+                        a.path,
+                        a.digests.size,
+                        a.digests.adler32,
+                        a.digests.sha256,
+                        "available",
+                        now,
+                        now,
+                    )
+                    for a in added
+                ],
+                expect_versions={recid: stored.version},
+                now=now,
+            )
+        except BaseException:
+            for a in added:
+                with contextlib.suppress(OSError, UnsafePathError):
+                    self.store.remove(a.path)
+            raise
+        version = stored.version + (0 if recid in result.unchanged else 1)
+        return AddResult(recid, version, added)
+
+    def _entry(
+        self, key: str, uri: str, stat: StoredObject, digests: Digests, file_type: str | None
+    ) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "checksum": digests.adler32,
+            "key": key,
+            "size": stat.size,
+            "uri": uri,
+        }
+        kind = file_type or file_type_for(key)
+        if kind:
+            entry["type"] = kind
+        return entry
+
+    @staticmethod
+    def _with_files(stored: StoredRecord, entries: list[dict[str, Any]]) -> Record:
+        data = dict(stored.metadata)
+        new_keys = {e["key"] for e in entries}
+        kept = [f for f in data.get("files", []) if file_key(f) not in new_keys]
+        data["files"] = kept + entries
+        return validate_record(data)
+
+    # -- fixity ----------------------------------------------------------------------------
+
+    def fixity(
+        self,
+        *,
+        sample: int | None = None,
+        progress: Callable[[str], None] | None = None,
+        seed: int | None = None,
+    ) -> FixityReport:
+        """Re-read stored files and compare them with the catalogue; mark every mismatch.
+
+        Files found in the store at a path some record's URI maps to, but never registered,
+        are verified against that record and registered. ``sample`` checks that many replicas
+        chosen at random instead of all.
+        """
+        started = _now()
+        report = FixityReport()
+        registered = self._register_unknown(report, progress)
+        replicas = list(self.catalog.replicas)
+        if sample is not None and sample < len(replicas):
+            # Newly registered files are always verified; the sample is drawn from the others.
+            new = [r for r in replicas if r.path in registered]
+            rest = [r for r in replicas if r.path not in registered]
+            chooser = random.Random(seed)  # noqa: S311 (a sample, not a secret)
+            replicas = new + chooser.sample(rest, max(0, min(sample, len(rest))))
+        expected_by_path = self._catalogue_checksums([r.path for r in replicas])
+        for replica in replicas:
+            if progress is not None:
+                progress(replica.path)
+            self._check(replica, expected_by_path.get(replica.path, []), report)
+        report.seconds = (_now() - started).total_seconds()
+        return report
+
+    def _check(
+        self, replica: Replica, expected: list[tuple[str, int, str]], report: FixityReport
+    ) -> None:
+        report.checked += 1
+        recids = sorted({recid for recid, _, _ in expected})
+        problem = self._measure(replica.path, replica.size, replica.checksum, report)
+        if problem is None:
+            for recid, size, checksum in expected:
+                if (size, checksum) != (replica.size, replica.checksum):
+                    problem = FixityProblem(
+                        replica.path,
+                        "catalogue",
+                        f"{size} bytes, {checksum} (record {recid})",
+                        f"{replica.size} bytes, {replica.checksum}",
+                    )
+                    break
+        now = _now()
+        if problem is None:
+            if not replica.is_good:
+                report.restored += 1
+            self.catalog.replicas.mark(replica.path, "available", checked_at=now)
+            return
+        problem.recids = recids
+        report.problems.append(problem)
+        detail = f"{problem.problem}: expected {problem.expected}, found {problem.found}"
+        self.catalog.replicas.mark(replica.path, "corrupt", checked_at=now, detail=detail)
+
+    def _measure(
+        self, path: str, size: int, checksum: str, report: FixityReport
+    ) -> FixityProblem | None:
+        digester = Digester(sha256=False)
+        try:
+            with self.store.open(path) as reader:
+                for chunk in read_chunks(reader):
+                    digester.update(chunk)
+        except FileNotFoundError:
+            return FixityProblem(path, "missing", f"{size} bytes", "no file")
+        report.bytes_read += digester.size
+        found = digester.digests()
+        if found.size != size:
+            return FixityProblem(path, "size", f"{size} bytes", f"{found.size} bytes")
+        if found.adler32 != checksum:
+            return FixityProblem(path, "checksum", checksum, found.adler32)
+        return None
+
+    def _catalogue_checksums(self, paths: Sequence[str]) -> dict[str, list[tuple[str, int, str]]]:
+        """For each store path, the (recid, size, checksum) current records expect there."""
+        wanted = set(paths)
+        found: dict[str, list[tuple[str, int, str]]] = {}
+        for recid, uri, size, checksum in self._catalogue_files():
+            path = self.path_of(uri)
+            if path in wanted:
+                found.setdefault(path, []).append((recid, size, checksum))
+        return found
+
+    def _catalogue_files(self) -> Iterator[tuple[str, str, int, str]]:
+        from sqlalchemy import select
+
+        from openhep.catalog._schema import files
+
+        with self.catalog.engine.connect() as conn:
+            query = select(files.c.recid, files.c.uri, files.c.size, files.c.checksum)
+            for row in conn.execution_options(yield_per=5000).execute(query):
+                yield row.recid, row.uri, int(row.size), row.checksum
+
+    def _register_unknown(
+        self, report: FixityReport, progress: Callable[[str], None] | None
+    ) -> set[str]:
+        """Register store files that records reference but no replica row describes yet."""
+        known = {r.path for r in self.catalog.replicas}
+        by_path: dict[str, tuple[str, int, str]] = {}
+        for recid, uri, size, checksum in self._catalogue_files():
+            path = self.path_of(uri)
+            if path is not None and path not in known:
+                by_path.setdefault(path, (recid, size, checksum))
+        registered: set[str] = set()
+        if not by_path:
+            return registered
+        for stored in self.store.walk():
+            target = by_path.get(stored.path)
+            if target is None:
+                continue
+            if progress is not None:
+                progress(stored.path)
+            _, size, checksum = target
+            now = _now()
+            self.catalog.replicas.put(
+                [Replica(stored.path, size, checksum, None, "available", now, None)]
+            )
+            report.registered += 1
+            registered.add(stored.path)
+        return registered
