@@ -1,0 +1,192 @@
+"""File commands: ``files add``, ``fixity`` and ``token create/list/revoke``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from openhep.catalog import Catalog, CatalogConflictError, RecordNotFoundError
+from openhep.cli._catalog import emit_json, err
+from openhep.model import RecordValidationError
+from openhep.settings import Settings
+from openhep.storage import (
+    CHUNK_SIZE,
+    ChecksumMismatchError,
+    FileKeyError,
+    FileService,
+    FileTooLargeError,
+    UnsafePathError,
+)
+
+files_app = typer.Typer(
+    name="files",
+    help="Add files to records, build file indices.",
+    no_args_is_help=True,
+)
+token_app = typer.Typer(
+    name="token",
+    help="Bearer tokens for the write API (PUT /api/records/<recid>/files/<key>).",
+    no_args_is_help=True,
+)
+
+
+@contextmanager
+def file_service() -> Iterator[FileService]:
+    settings = Settings.from_env()
+    catalog = Catalog.open(settings)
+    try:
+        service = FileService.open(settings, catalog)
+        try:
+            yield service
+        finally:
+            service.close()
+    finally:
+        catalog.close()
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(message, markup=False)
+    return typer.Exit(code)
+
+
+def file_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as source:
+        while chunk := source.read(CHUNK_SIZE):
+            yield chunk
+
+
+@files_app.command("add")
+def add_command(
+    recid: Annotated[str, typer.Argument(help="The record the files belong to.")],
+    paths: Annotated[list[Path], typer.Argument(help="Files to store and add to the record.")],
+    key: Annotated[
+        str | None,
+        typer.Option(help="The file's key in the record (default: its file name; one file only)."),
+    ] = None,
+    file_type: Annotated[
+        str | None,
+        typer.Option("--type", help="CODP file type (default: from the extension, e.g. root)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Store files with their size, adler32 and sha256, and add them to a record (one new
+    version). A file with the key of an existing one replaces it."""
+    if key is not None and len(paths) != 1:
+        raise fail("--key names one file: give a single PATH with it", 2)
+    for path in paths:
+        if not path.is_file():
+            raise fail(f"{path}: not a readable file", 2)
+    items = [(key or path.name, file_chunks(path)) for path in paths]
+    with file_service() as service:
+        try:
+            result = service.add(recid, items, file_type=file_type)
+        except RecordNotFoundError as exc:
+            raise fail(f"{exc}: ingest the record first") from None
+        except (
+            FileKeyError,
+            UnsafePathError,
+            FileTooLargeError,
+            ChecksumMismatchError,
+            CatalogConflictError,
+            RecordValidationError,
+            ValueError,
+        ) as exc:
+            raise fail(f"nothing was added: {exc}") from None
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    for added in result.files:
+        err.print(
+            f"added {added.entry['key']} to record {recid} (version {result.version}): "
+            f"{added.digests.size:,} bytes, {added.digests.adler32}, {added.entry['uri']}",
+            markup=False,
+        )
+
+
+def fixity_command(
+    sample: Annotated[
+        int | None,
+        typer.Option(min=1, help="Check this many files chosen at random instead of all."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Re-read stored files, compare size and adler32 with the catalogue, mark mismatches
+    corrupt (no longer served) and exit 1 if there is any."""
+    with file_service() as service:
+        report = service.fixity(sample=sample)
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        for problem in report.problems:
+            err.print(
+                f"corrupt: {problem.path} ({problem.problem}): expected {problem.expected},"
+                f" found {problem.found}"
+                + (f"; records {', '.join(problem.recids)}" if problem.recids else ""),
+                markup=False,
+            )
+        err.print(
+            f"checked {report.checked:,} files ({report.bytes_read:,} bytes in "
+            f"{report.seconds:.1f} s): {len(report.problems):,} corrupt, "
+            f"{report.registered:,} newly registered, {report.restored:,} restored",
+            markup=False,
+        )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@token_app.command("create")
+def token_create_command(
+    name: Annotated[str, typer.Option(help="Who or what the token is for.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the token as JSON.")] = False,
+) -> None:
+    """Create a token; its secret is printed once (only a digest of it is stored)."""
+    settings = Settings.from_env()
+    with Catalog.open(settings) as catalog:
+        try:
+            info, secret = catalog.tokens.create(name)
+        except ValueError as exc:
+            raise fail(str(exc), 2) from None
+    if as_json:
+        emit_json({**info.as_dict(), "token": secret})
+        return
+    err.print(f"token {info.id} ({info.name}); keep it, it is not shown again:", markup=False)
+    typer.echo(secret)
+
+
+@token_app.command("list")
+def token_list_command(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the tokens as JSON.")] = False,
+) -> None:
+    """The tokens: id, name, when created and last used, whether revoked (never secrets)."""
+    with Catalog.open(Settings.from_env()) as catalog:
+        infos = catalog.tokens.list()
+    if as_json:
+        emit_json([i.as_dict() for i in infos])
+        return
+    for i in infos:
+        state = f"revoked {i.revoked:%Y-%m-%d}" if i.revoked else "active"
+        used = f"last used {i.last_used:%Y-%m-%d %H:%M}" if i.last_used else "never used"
+        typer.echo(f"{i.id}\t{i.name}\tcreated {i.created:%Y-%m-%d}\t{used}\t{state}")
+
+
+@token_app.command("revoke")
+def token_revoke_command(
+    token_id: Annotated[int, typer.Argument(help="The token's id (see `openhep token list`).")],
+) -> None:
+    """Revoke a token: requests with it are refused from now on."""
+    with Catalog.open(Settings.from_env()) as catalog:
+        try:
+            info = catalog.tokens.revoke(token_id)
+        except LookupError as exc:
+            raise fail(str(exc)) from None
+    err.print(f"revoked token {info.id} ({info.name})", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(files_app)
+    app.add_typer(token_app)
+    app.command("fixity")(fixity_command)
