@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, Literal
 
-from openhep.catalog import Catalog, Replica, StoredRecord, file_key
+from openhep.catalog import Catalog, CatalogConflictError, Replica, StoredRecord, file_key
 from openhep.model import Record, validate_record
 from openhep.settings import Settings
 from openhep.storage._checksum import Digester, Digests
@@ -26,6 +26,9 @@ from openhep.storage._paths import PrefixRules, UnsafePathError, file_name, stor
 from openhep.storage._store import Store, StoredObject, read_chunks
 
 Availability = Literal["online", "remote", "corrupt"]
+
+#: How often adding files retries when the record changed while its bytes streamed in.
+_WRITE_ATTEMPTS = 5
 
 #: Where files added to records are stored: ``<prefix>/<recid>/<upload id>/<key>``.
 ADDED_FILES_PREFIX = "eos/opendata/openhep"
@@ -293,25 +296,36 @@ class FileService:
                         f"{key}: the bytes received have {digests.adler32} and {digests.sha256},"
                         f" not {want}: nothing was changed"
                     )
-            record = self._with_files(stored, [a.entry for a in added])
-            now = _now()
-            result = self.catalog.write(
-                [record],
-                replicas=[
-                    Replica(
-                        a.path,
-                        a.digests.size,
-                        a.digests.adler32,
-                        a.digests.sha256,
-                        "available",
-                        now,
-                        now,
+            for attempt in range(_WRITE_ATTEMPTS):
+                if attempt:
+                    # Someone else wrote the record while these bytes streamed in: the files
+                    # are stored at paths of their own, so re-read the record and add them to
+                    # its new version.
+                    stored = self.catalog.get(recid, include_embargoed=True)
+                record = self._with_files(stored, [a.entry for a in added])
+                now = _now()
+                try:
+                    result = self.catalog.write(
+                        [record],
+                        replicas=[
+                            Replica(
+                                a.path,
+                                a.digests.size,
+                                a.digests.adler32,
+                                a.digests.sha256,
+                                "available",
+                                now,
+                                now,
+                            )
+                            for a in added
+                        ],
+                        expect_versions={recid: stored.version},
+                        now=now,
                     )
-                    for a in added
-                ],
-                expect_versions={recid: stored.version},
-                now=now,
-            )
+                    break
+                except CatalogConflictError:
+                    if attempt == _WRITE_ATTEMPTS - 1:
+                        raise
         except BaseException:
             for a in added:
                 with contextlib.suppress(OSError, UnsafePathError):

@@ -17,6 +17,7 @@ from openhep.model._errors import field_path
 from openhep.portal import Portal
 from openhep.search._service import SearchRequestError
 from openhep.settings import Settings
+from openhep.web.api import files as files_api
 from openhep.web.api import records as records_api
 from openhep.web.pages import records as records_pages
 
@@ -39,6 +40,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         portal = Portal.open(settings)
         # A stale or missing index is brought up to date before the first request.
         portal.refresh(wait=600.0)
+        # Partial uploads older than an hour were left by killed writers: never whole, remove.
+        portal.files.store.remove_partial(older_than_seconds=3600.0)
         app.state.portal = portal
         try:
             yield
@@ -73,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return error(exc.status_code, str(exc.detail))
 
     app.include_router(records_api.router)
+    app.include_router(files_api.router)
     app.include_router(records_pages.router)
     return app
 
