@@ -13,13 +13,20 @@
 # test suite does not use it, it runs its own throwaway clusters.)
 set -euo pipefail
 
-# Debian packages the test suite needs.  Append here (e.g. xrootd-server,
-# chromium, nginx) and add the binaries that prove each one is present below.
-SYSTEM_PACKAGES=(postgresql)
+# Debian packages the test suite and the benchmarks need.  Append here (e.g.
+# chromium) and add the binaries that prove each one is present below.
+# xrootd-server/xrootd-client: the XRootD file store (tests/_services/xrootd.py);
+# nginx, curl: the HTTP baseline and the download client of bench/files.py (the
+# nginx package may start a service on port 80; the bench runs its own server).
+SYSTEM_PACKAGES=(postgresql xrootd-server xrootd-client nginx curl)
 
 # package -> binaries that must be found (on PATH or in EXTRA_BIN_DIRS).
 declare -A PACKAGE_BINARIES=(
     [postgresql]="initdb pg_ctl postgres"
+    [xrootd-server]="xrootd"
+    [xrootd-client]="xrdcp xrdfs"
+    [nginx]="nginx"
+    [curl]="curl"
 )
 
 # Directories searched besides $PATH (globs allowed).  Debian keeps the

@@ -3,6 +3,8 @@
 * ``postgres_cluster`` / ``postgres_url``: a throwaway PostgreSQL server
   (started lazily, once per session) and a fresh database per test.
 * ``anchors``: the shared anchor data in ``../shared/anchors``.
+* ``xrootd_server``: a throwaway XRootD server (once per session); ``store``: an empty file
+  store, once a local directory and once a directory on that server.
 * Under ``CI=true`` (or ``CI=1``) nothing may be skipped: every skip, including
   ``pytest.importorskip`` and module-level skips, is turned into a failure.
 """
@@ -19,6 +21,8 @@ import pytest
 
 if TYPE_CHECKING:
     from _services.postgres import PostgresCluster
+    from _services.xrootd import XRootDServer
+    from openhep.storage import Store
 
 pytest_plugins = ["pytester"]
 
@@ -151,3 +155,42 @@ def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'home' / 'catalog.sqlite'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+# --------------------------------------------------------------------------
+# File stores: every store test runs on a local directory and on an XRootD server
+
+
+@pytest.fixture(scope="session")
+def xrootd_server() -> Iterator[XRootDServer]:
+    """A private XRootD server for the whole session (started on first use)."""
+    from _services.xrootd import XRootDServer, XRootDUnavailable
+
+    server = XRootDServer()
+    try:
+        server.start()
+    except XRootDUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["local", pytest.param("xrootd", marks=pytest.mark.xrootd)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """An empty store: a directory under ``tmp_path``, or a fresh directory on the XRootD server."""
+    from openhep.storage import LocalStore
+
+    opened: Store
+    if request.param == "local":
+        opened = LocalStore(tmp_path / "store")
+    else:
+        from openhep.storage._xrootd import XRootDStore
+
+        server: XRootDServer = request.getfixturevalue("xrootd_server")
+        opened = XRootDStore(server.store_url(f"store-{uuid.uuid4().hex}"))
+    try:
+        yield opened
+    finally:
+        opened.close()

@@ -28,6 +28,7 @@ from openhep.storage._store import (
     LocalStore,
     Store,
     StoredObject,
+    StoreUnavailableError,
     read_chunks,
 )
 
@@ -51,6 +52,7 @@ __all__ = [
     "PrefixRules",
     "ServedFile",
     "Store",
+    "StoreUnavailableError",
     "StoredObject",
     "UnsafePathError",
     "digest_chunks",

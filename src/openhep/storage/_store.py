@@ -29,6 +29,18 @@ class FileTooLargeError(ValueError):
     """A write that went over its ``max_bytes`` bound (nothing was stored)."""
 
 
+class StoreUnavailableError(ConnectionError):
+    """The store's server cannot be reached (or did not answer in time)."""
+
+
+def checked_path(path: str) -> str:
+    """``path`` as a store path (:func:`store_path`) outside the reserved partial-write area."""
+    checked = store_path(path)
+    if checked.split("/", 1)[0] == PARTIAL_DIR:
+        raise UnsafePathError(f"{path!r}: {PARTIAL_DIR}/ is reserved for writes in progress")
+    return checked
+
+
 @dataclass(frozen=True, slots=True)
 class StoredObject:
     """A file as a store holds it."""
@@ -73,7 +85,8 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-def _mtime(seconds: float) -> datetime:
+def mtime_of(seconds: float) -> datetime:
+    """A modification time as the stores report it: whole seconds, UTC."""
     return datetime.fromtimestamp(int(seconds), UTC)
 
 
@@ -87,11 +100,16 @@ class LocalStore:
         self.url = self._real_root.as_uri()
 
     def _resolve(self, path: str) -> Path:
-        full = self._real_root / store_path(path)
+        full = self._real_root / checked_path(path)
         real = Path(os.path.realpath(full))
-        if real != full and not real.is_relative_to(self._real_root):
+        if real != full and not self._inside(real):
             raise UnsafePathError(f"{path!r} leads out of the store")
         return real
+
+    def _inside(self, real: Path) -> bool:
+        if not real.is_relative_to(self._real_root) or real == self._real_root:
+            return False
+        return real.relative_to(self._real_root).parts[0] != PARTIAL_DIR
 
     def stat(self, path: str) -> StoredObject | None:
         full = self._resolve(path)
@@ -101,7 +119,7 @@ class LocalStore:
             return None
         if not full.is_file():
             return None
-        return StoredObject(path, st.st_size, _mtime(st.st_mtime))
+        return StoredObject(path, st.st_size, mtime_of(st.st_mtime))
 
     def open(self, path: str) -> BinaryIO:
         full = self._resolve(path)
@@ -133,7 +151,7 @@ class LocalStore:
             raise
         _fsync_dir(final.parent)
         st = final.stat()
-        return StoredObject(path, st.st_size, _mtime(st.st_mtime)), digester.digests()
+        return StoredObject(path, st.st_size, mtime_of(st.st_mtime)), digester.digests()
 
     def remove(self, path: str) -> None:
         self._resolve(path).unlink()
@@ -147,12 +165,14 @@ class LocalStore:
             dirnames.sort()
             for name in sorted(filenames):
                 full = here / name
+                if full.is_symlink() and not self._inside(Path(os.path.realpath(full))):
+                    continue
                 with contextlib.suppress(FileNotFoundError):
                     st = full.stat()
                     yield StoredObject(
                         full.relative_to(self._real_root).as_posix(),
                         st.st_size,
-                        _mtime(st.st_mtime),
+                        mtime_of(st.st_mtime),
                     )
 
     def local_path(self, path: str) -> Path | None:
