@@ -115,8 +115,13 @@ def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path) -
 
 
 @contextmanager
-def serving(home: Path, log: Path, *options: str) -> Iterator[str]:
-    """Run ``openhep serve`` over ``home`` on a free port; yield its base URL, then stop it."""
+def serving(
+    home: Path, log: Path, *options: str, env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Run ``openhep serve`` over ``home`` on a free port; yield its base URL, then stop it.
+
+    ``env`` adds environment variables (such as ``OPENHEP_MAX_UPLOAD_BYTES``) to the server's.
+    """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     # Output goes to a file rather than a pipe: nobody reads a pipe while tests run, and a
@@ -124,7 +129,7 @@ def serving(home: Path, log: Path, *options: str) -> Iterator[str]:
     with log.open("wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "openhep", "serve", "--port", str(port), *options],
-            env=openhep_env(home),
+            env=openhep_env(home) | (env or {}),
             stdin=subprocess.DEVNULL,
             stdout=output,
             stderr=subprocess.STDOUT,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import orjson
@@ -22,12 +22,13 @@ from openhep.web.api import records as records_api
 from openhep.web.pages import records as records_pages
 
 
-def error(status: int, message: str) -> Response:
+def error(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
     """The JSON error answer CODP gives: ``{"status": 404, "message": "..."}``."""
     return Response(
         orjson.dumps({"status": status, "message": message}),
         status_code=status,
         media_type="application/json",
+        headers=headers,
     )
 
 
@@ -73,7 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
-        return error(exc.status_code, str(exc.detail))
+        return error(exc.status_code, str(exc.detail), exc.headers)
 
     app.include_router(records_api.router)
     app.include_router(files_api.router)
