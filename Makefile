@@ -38,6 +38,7 @@ lint: install
 bench: install system-deps
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/search.py
+	$(BIN)/python bench/files.py
 
 clean:
 	rm -rf $(VENV) openhep-data .pytest_cache .mypy_cache .ruff_cache
