@@ -260,8 +260,12 @@ def bench_record(name: str, size: int, adler32: str, volume: dict[str, Any]) -> 
 # -- measurements -----------------------------------------------------------------------------
 
 
-def downloads(argv_for: Callable[[int], list[str]], clients: int, size: int) -> float:
-    """MB/s of ``clients`` concurrent downloads of the whole file (first start to last end)."""
+def downloads(
+    argv_for: Callable[[int], list[str]], clients: int, size: int, server_pid: int
+) -> tuple[float, float]:
+    """MB/s of ``clients`` concurrent downloads of the whole file (first start to last end),
+    and the CPU seconds the server's process tree spent per GB sent."""
+    cpu = tree_cpu_seconds(server_pid)
     started = time.perf_counter()
     procs = [
         subprocess.Popen(argv_for(i), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -269,12 +273,44 @@ def downloads(argv_for: Callable[[int], list[str]], clients: int, size: int) -> 
     ]
     outputs = [proc.communicate() for proc in procs]
     wall = time.perf_counter() - started
+    cpu = tree_cpu_seconds(server_pid) - cpu
     for proc, (out, err) in zip(procs, outputs, strict=True):
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(proc.args)} failed ({proc.returncode}): {err[-500:]}")
         if out.strip() and out.split() != ["200", str(size)]:
             raise RuntimeError(f"{' '.join(proc.args)}: expected 200 and {size} bytes, got {out}")
-    return clients * size / wall / 1e6
+    return clients * size / wall / 1e6, cpu / (clients * size / 1e9)
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """user + system (+ reaped children's) CPU seconds of ``root`` and its descendants."""
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            # after the command name: state ppid … utime(12) stime(13) cutime(14) cstime(15)
+            cpu = sum(int(f) for f in fields[11:15]) / _TICKS
+            stats[int(entry.name)] = (int(fields[1]), cpu)
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, (ppid, _) in stats.items() if ppid == parent]
+        tree.update(children)
+        frontier += children
+    return sum(stats[pid][1] for pid in tree if pid in stats)
+
+
+def tool_version(argv: list[str]) -> str:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+        lines = (done.stdout + done.stderr).strip().splitlines()
+        return " ".join(lines[0].split()[:3]) if lines else ""
+    return ""
 
 
 def curl(url: str) -> Callable[[int], list[str]]:
@@ -359,6 +395,8 @@ def main(argv: list[str] | None = None) -> None:
     from openhep.storage import LocalStore
     from openhep.storage._xrootd import XRootDStore
 
+    bench_started = time.perf_counter()
+    load_start = round(os.getloadavg()[0], 2)
     work = Path(tempfile.mkdtemp(prefix="openhep-bench-files-", dir="/tmp"))
     work.chmod(0o755)
     servers: list[Server] = []
@@ -429,30 +467,34 @@ def main(argv: list[str] | None = None) -> None:
             "openhep": curl(f"{openhep_base}/{store_path}"),
             "xrdcp": xrdcp(f"{xrootd.url}//{store_path}"),
         }
+        pids = {"nginx": nginx.proc.pid, "openhep": openhep.proc.pid, "xrdcp": xrootd.pid}
         problems: dict[str, str] = {}
         served = check_openhep(openhep_base, store_path, name, built)
         if served is not None:
             problems["openhep"] = served
             del targets["openhep"]
         note(f"warm-up: one download from each of {', '.join(targets)}")
-        for argv_for in targets.values():
-            downloads(argv_for, 1, size)
+        for what, argv_for in targets.items():
+            downloads(argv_for, 1, size, pids[what])
         rates: dict[str, list[float]] = {what: [] for what in targets}
+        cpu_per_gb: dict[str, list[float]] = {what: [] for what in targets}
         order = list(targets)
         for round_ in range(args.repeat):
             for what in order[round_ % len(order) :] + order[: round_ % len(order)]:
-                rate = downloads(targets[what], args.clients, size)
+                rate, cpu = downloads(targets[what], args.clients, size, pids[what])
                 rates[what].append(rate)
-                note(f"round {round_ + 1}: {what} {rate:,.0f} MB/s")
+                cpu_per_gb[what].append(cpu)
+                note(f"round {round_ + 1}: {what} {rate:,.0f} MB/s, {cpu:.2f} CPU s/GB")
         download = {what: round(statistics.median(found)) for what, found in rates.items()}
+        server_cpu = {w: round(statistics.median(found), 3) for w, found in cpu_per_gb.items()}
         ratio = round(download["openhep"] / download["nginx"], 3) if "openhep" in download else None
         result = {
             "bench": "files",
             "when": datetime.now(UTC).isoformat(timespec="seconds"),
-            "host": {"cpus": os.cpu_count(), "python": platform.python_version()},
             "volume": volume,
             "download_mb_s": download,
             "download_rounds_mb_s": {w: [round(r) for r in found] for w, found in rates.items()},
+            "server_cpu_s_per_gb": server_cpu,
             "clients": args.clients,
             "workers": args.workers,
             "baseline": "nginx (sendfile) serving the same inode; xrdcp from xrootd for scale",
@@ -466,6 +508,17 @@ def main(argv: list[str] | None = None) -> None:
                 "checksum_met": checksum["openhep_local"] >= 1.0,
             },
             "problems": problems,
+            "machine": {
+                "cores": os.cpu_count(),
+                "python": platform.python_version(),
+                "load_average_1min": {"start": load_start, "end": round(os.getloadavg()[0], 2)},
+                "tools": {
+                    "nginx": tool_version(["nginx", "-v"]),
+                    "curl": tool_version(["curl", "--version"]),
+                    "xrootd": tool_version(["xrootd", "-v"]),
+                },
+            },
+            "seconds": round(time.perf_counter() - bench_started),
         }
         print(json.dumps(result), flush=True)
     finally:

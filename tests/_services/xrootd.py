@@ -87,6 +87,13 @@ class XRootDServer:
         return self._port
 
     @property
+    def pid(self) -> int:
+        """The server's process id."""
+        if self._proc is None:
+            raise XRootDError("the server is not running")
+        return self._proc.pid
+
+    @property
     def url(self) -> str:
         """``root://127.0.0.1:<port>``: append ``//abs/path`` for a file or directory."""
         return f"root://{HOST}:{self.port}"
