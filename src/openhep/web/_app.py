@@ -17,6 +17,8 @@ from openhep.model._errors import field_path
 from openhep.portal import Portal
 from openhep.search._service import SearchRequestError
 from openhep.settings import Settings
+from openhep.storage import CorruptFileError, FileNotServedError
+from openhep.web import files as files_web
 from openhep.web.api import files as files_api
 from openhep.web.api import records as records_api
 from openhep.web.pages import records as records_pages
@@ -72,6 +74,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         problems = [f"{field_path(tuple(e['loc'][1:]))}: {e['msg']}" for e in exc.errors()[:10]]
         return error(400, "; ".join(problems))
 
+    @app.exception_handler(FileNotServedError)
+    async def _file_not_served(_: Request, exc: FileNotServedError) -> Response:
+        return error(404, str(exc))
+
+    @app.exception_handler(CorruptFileError)
+    async def _corrupt_file(_: Request, exc: CorruptFileError) -> Response:
+        return error(503, str(exc))
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> Response:
         return error(exc.status_code, str(exc.detail), exc.headers)
@@ -79,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(records_api.router)
     app.include_router(files_api.router)
     app.include_router(records_pages.router)
+    app.include_router(files_web.router)
     return app
 
 
