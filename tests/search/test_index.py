@@ -8,12 +8,14 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from openhep.catalog import Catalog
 from openhep.model import validate_record
 from openhep.portal import Portal
 from openhep.search._index import SearchIndex
-from openhep.search._schema import SCHEMA_VERSION
+from openhep.search._schema import SCHEMA_VERSION, title_sort_keys, title_sort_value
 from openhep.search._service import SearchRequest, SearchRequestError
 
 
@@ -169,3 +171,55 @@ def test_a_sibling_worker_sees_the_index_another_worker_updated(
         # …and its reader sees the first worker's commit.
         assert second.num_docs() == 1
         assert Portal(catalog, second).search(SearchRequest(q="muon")).total == 1
+
+
+@given(st.text(max_size=80), st.text(max_size=80))
+def test_the_numeric_title_key_never_contradicts_title_order(a: str, b: str) -> None:
+    first, second = sorted([title_sort_value(a, "1"), title_sort_value(b, "2")])
+    assert title_sort_keys(first) <= title_sort_keys(second)
+
+
+@pytest.mark.parametrize("sort", ["title", "title_desc"])
+def test_deep_title_pages_are_the_pages_of_title_order(portal: Portal, sort: str) -> None:
+    # Long shared beginnings (equal numeric keys), equal titles, case and non-ASCII titles.
+    stems = [
+        "/DoubleMuParked/Run2012B-22Jan2013-v1/AOD-Configuration file for HLT step /cdaq/x",
+        "/DoubleMu/Run2011",
+        "Ärger",
+        "cms open data",
+        "CMS Open",
+    ]
+    portal.catalog.write(
+        [
+            validate_record(record(str(i), f"{stems[i % 5]}{'ABC'[i % 3]}-v{i % 7} {i % 11}"))
+            for i in range(1, 301)
+        ]
+    )
+    whole = [h.recid for h in portal.search(SearchRequest(size=1000, sort=sort)).hits]
+    expected = sorted(
+        (h for h in portal.search(SearchRequest(size=1000)).hits),
+        key=lambda h: title_sort_value(h.metadata["title"], h.recid),
+        reverse=sort == "title_desc",
+    )
+    assert whole == [h.recid for h in expected]
+    for size in (7, 10, 50):
+        pages = [
+            portal.search(SearchRequest(size=size, sort=sort, page=p))
+            for p in range(1, 302 // size + 2)
+        ]
+        assert [h.recid for page in pages for h in page.hits] == whole
+        assert {page.total for page in pages} == {300}
+
+
+def test_on_demand_records_are_left_out_unless_asked_for(portal: Portal) -> None:
+    portal.catalog.write([validate_record(record("1", "Online muons"))])
+    assert portal.search(SearchRequest(q="muons")).total == 1  # an index without any on demand
+    portal.catalog.write(
+        [validate_record(record("2", "Archived muons", distribution={"availability": "ondemand"}))]
+    )
+    assert [h.recid for h in portal.search(SearchRequest(q="muons")).hits] == ["1"]
+    asked = portal.search(SearchRequest(q="muons", ondemand=True))
+    assert sorted(h.recid for h in asked.hits) == ["1", "2"]
+    assert portal.search(SearchRequest()).aggregations["availability"]["buckets"] == [
+        {"key": "online", "doc_count": 1}
+    ]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import httpx
 
-from conftest import run_openhep, serving
+from conftest import openhep_env, run_openhep, serving
 
 
 def test_several_workers_build_a_missing_index_and_see_new_records(
@@ -30,3 +33,68 @@ def test_several_workers_build_a_missing_index_and_see_new_records(
         assert [h["id"] for h in found["hits"]["hits"]] == ["5200"]
     assert "Traceback" not in log.read_text(), log.read_text()
     assert json.loads(run_openhep(home, "stats", "--json").stdout)["total"] == 10
+
+
+def test_workers_share_the_port_and_stop_together(codp_dir: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    run_openhep(home, "ingest", str(codp_dir / "cms-derived-csv-Run2011A.json"))
+    log = tmp_path / "serve.log"
+    with serving(home, log, "--workers", "2") as url:
+        port = int(url.rsplit(":", 1)[1])
+        # The port is taken: a second server is refused rather than let share it.
+        refused = subprocess.run(
+            [sys.executable, "-m", "openhep", "serve", "--port", str(port), "--workers", "2"],
+            env=openhep_env(home),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert refused.returncode == 1
+        assert f"cannot listen on 127.0.0.1:{port}" in refused.stderr
+        statuses = {
+            httpx.get(f"{url}/api/records/", params={"size": 1}, trust_env=False).status_code
+            for _ in range(8)
+        }
+        assert statuses == {200}
+        workers = _children(_serving_pid(port))
+        assert len(workers) >= 2
+    # serving() sent SIGTERM to the parent only: it stopped its workers.
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in workers if _alive(pid)]
+    assert "Traceback" not in log.read_text(), log.read_text()
+
+
+def _serving_pid(port: int) -> int:
+    """The ``openhep serve`` parent listening on ``port`` (its command line names the port)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"serve" in argv and str(port).encode() in argv and b"--workers" in argv:
+                return int(entry.name)
+    raise AssertionError(f"no openhep serve on port {port}")
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+                found.append(int(entry.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
+import os
+import signal
+import socket
+import threading
 import time
+from multiprocessing.process import BaseProcess
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -10,6 +18,109 @@ import typer
 from openhep.cli._catalog import err, open_catalog
 from openhep.search._index import open_index
 from openhep.settings import Settings
+
+#: A worker that dies sooner than this after its start is not restarted: it would die again.
+_STARTUP_GRACE_S = 10.0
+#: How long stopping workers may finish the requests they hold before they are killed.
+_STOP_TIMEOUT_S = 15.0
+
+
+def _listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _worker(host: str, port: int) -> None:
+    """One worker process: its own listening socket on the shared port, one uvicorn server."""
+    import uvicorn
+
+    # Bound now, listening only once the app has started (uvicorn listens after its
+    # lifespan): until then the kernel hands this port's connections to the other workers.
+    sock = _listening_socket(host, port, reuse_port=True)
+    config = uvicorn.Config(
+        "openhep.web:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+class _Workers:
+    """``--workers N``: N processes, each listening on the port with ``SO_REUSEPORT``.
+
+    With one shared listening socket (uvicorn's ``--workers``), whichever process wakes first
+    accepts a burst of connections, and keep-alive clients then stay on it: two workers served
+    32 clients with one core. With a socket per worker the kernel spreads new connections over
+    the workers. A worker that dies is restarted; SIGTERM or SIGINT stops them all gracefully.
+    """
+
+    def __init__(self, host: str, port: int, count: int) -> None:
+        self.host, self.port, self.count = host, port, count
+        self.context = multiprocessing.get_context("spawn")
+        self.stopping = threading.Event()
+        self.processes: list[tuple[BaseProcess, float]] = []
+
+    def _start(self) -> tuple[BaseProcess, float]:
+        process = self.context.Process(target=_worker, args=(self.host, self.port), daemon=False)
+        process.start()
+        return process, time.monotonic()
+
+    def _stop(self, _signum: int, _frame: FrameType | None) -> None:
+        self.stopping.set()
+
+    def run(self) -> int:
+        # Refuse a port something else listens on, rather than share it with that process.
+        try:
+            _listening_socket(self.host, self.port, reuse_port=False).close()
+        except OSError as exc:
+            err.print(
+                f"openhep serve: cannot listen on {self.host}:{self.port} ({exc.strerror}); "
+                "choose another --port or --host",
+                markup=False,
+            )
+            return 1
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, self._stop)
+        self.processes = [self._start() for _ in range(self.count)]
+        status = 0
+        while not self.stopping.wait(0.5):
+            for i, (process, started) in enumerate(self.processes):
+                if process.is_alive():
+                    continue
+                process.join()
+                if time.monotonic() - started < _STARTUP_GRACE_S:
+                    err.print(
+                        f"openhep serve: a worker exited at start (code {process.exitcode}); "
+                        "stopping",
+                        markup=False,
+                    )
+                    status = 1
+                    self.stopping.set()
+                    break
+                self.processes[i] = self._start()
+        for process, _ in self.processes:
+            if process.is_alive() and process.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(process.pid, signal.SIGTERM)  # uvicorn's graceful shutdown
+        deadline = time.monotonic() + _STOP_TIMEOUT_S
+        for process, _ in self.processes:
+            process.join(max(deadline - time.monotonic(), 0.0))
+            if process.is_alive():
+                process.kill()
+                process.join()
+        return status
 
 
 def serve_command(
@@ -20,6 +131,8 @@ def serve_command(
     """Serve the portal (API and pages) with uvicorn."""
     import uvicorn
 
+    if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
+        raise typer.Exit(_Workers(host, port, workers).run())
     uvicorn.run(
         "openhep.web:app_factory",
         factory=True,

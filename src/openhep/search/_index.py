@@ -43,7 +43,13 @@ class SearchIndex:
         path.mkdir(parents=True, exist_ok=True)
         if self._read_state().schema_version not in (SCHEMA_VERSION, 0):
             self._wipe()
-        self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
+        try:
+            self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
+        except ValueError:
+            # Fields that differ under the same schema version (a development build): the
+            # index is derived, so it is rebuilt from the catalogue like any stale one.
+            self._wipe()
+            self.index = tantivy.Index(self.schema, path=str(path), reuse=True)
         self._loaded_seq = -1  # the state this process's reader last reloaded at
 
     # -- state ---------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import tantivy
 from openhep.model import parse_release_date
 
 #: Bumped whenever the fields below change: an index of another version is rebuilt at start.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Full-text fields (tantivy's "default" tokenizer: split on non-alphanumerics, lower-cased).
 TEXT = "text"  # the catch-all that free words search: title, abstract, keywords, names …
@@ -53,6 +53,8 @@ NUMERIC_FIELDS = (
     "published_year",
     "number_events",
     "mostrecent_key",  # (days since 1900 of date_published) << 40 | recid: unique
+    # title_sort's characters 1-11, 12-22, ... as numbers: a coarser order (title_sort_keys)
+    *(f"title_key_{level}" for level in range(1, 7)),
     "visible_from",  # seconds since the epoch; a record is public when this is ≤ now
 )
 
@@ -190,6 +192,55 @@ def _catch_all(record: dict[str, Any]) -> str:
     return "\n".join(p for p in parts if p)
 
 
+#: title_key's alphabet: bytes in order, each class one symbol. Classes of one byte (space,
+#: ``-./_```, digits, letters) keep everything after them apart; a character of a wider class
+#: ends the key, which is what keeps the numbers in string order.
+_TITLE_KEY_CLASSES = (
+    (0x00, 0x1F), (0x20, 0x20), (0x21, 0x2C), (0x2D, 0x2D), (0x2E, 0x2E), (0x2F, 0x2F),
+    *((b, b) for b in range(0x30, 0x3A)), (0x3A, 0x5E), (0x5F, 0x5F), (0x60, 0x60),
+    *((b, b) for b in range(0x61, 0x7B)), (0x7B, 0xFF),
+)  # fmt: skip
+_TITLE_KEY_BASE = len(_TITLE_KEY_CLASSES)  # 46: 11 characters fit in 64 bits
+_TITLE_KEY_CHARS = 11
+#: The title_key_N fields, in order: each orders the records the ones before it leave tied.
+TITLE_KEYS = tuple(f"title_key_{level}" for level in range(1, 7))
+_TITLE_SYMBOLS = bytes(
+    next(i for i, (low, high) in enumerate(_TITLE_KEY_CLASSES) if low <= b <= high)
+    for b in range(256)
+)
+_TITLE_KEY_STOPS = frozenset(i for i, (low, high) in enumerate(_TITLE_KEY_CLASSES) if low < high)
+
+
+def title_sort_keys(title_sort: str) -> list[int]:
+    """Numbers (one per ``TITLE_KEYS`` field) that never order two titles against ``title_sort``.
+
+    Key *n* stands for characters 11(n-1)+1 to 11n. Sorting by key 1, then key 2 among equal
+    key 1, …, then by ``title_sort`` among equal keys, is the string order; tantivy sorts a
+    number far faster than a string, above all past an offset. After a character of a class
+    of several bytes the keys end (zeros): their order would contradict the string's.
+    """
+    symbols = title_sort.encode()[: _TITLE_KEY_CHARS * len(TITLE_KEYS)].translate(_TITLE_SYMBOLS)
+    keys: list[int] = []
+    for start in range(0, _TITLE_KEY_CHARS * len(TITLE_KEYS), _TITLE_KEY_CHARS):
+        key, used, stopped = 0, 0, False
+        for symbol in symbols[start : start + _TITLE_KEY_CHARS]:
+            key = key * _TITLE_KEY_BASE + symbol
+            used += 1
+            if symbol in _TITLE_KEY_STOPS:
+                stopped = True
+                break
+        keys.append(key * _TITLE_KEY_BASE ** (_TITLE_KEY_CHARS - used))
+        if stopped or used < _TITLE_KEY_CHARS:
+            keys += [0] * (len(TITLE_KEYS) - len(keys))
+            break
+    return keys
+
+
+def title_sort_value(title: str, recid: str) -> str:
+    """The unique sort key of title order: lower-cased title, NUL, zero-padded recid."""
+    return f"{title.lower()}\x00{int(recid):012d}"
+
+
 def to_document(
     record: dict[str, Any], created: datetime, updated: datetime, visible_from: datetime
 ) -> tantivy.Document:
@@ -205,7 +256,10 @@ def to_document(
     for name, values in facet_values(record).items():
         for value in values:
             doc.add_text(name, value)
-    doc.add_text("title_sort", f"{record['title'].lower()}\x00{int(recid):012d}")
+    title_sort = title_sort_value(record["title"], recid)
+    doc.add_text("title_sort", title_sort)
+    for name, key in zip(TITLE_KEYS, title_sort_keys(title_sort), strict=True):
+        doc.add_unsigned(name, key)
     doc.add_unsigned("recid_num", int(recid))
     for year in sorted(set(_years(record.get("date_created")))):
         doc.add_unsigned("year", year)

@@ -17,11 +17,16 @@ from tantivy import Occur, Order, Query
 
 from openhep.search._index import SearchIndex
 from openhep.search._query import QuerySyntaxError, build
+from openhep.search._schema import TITLE_KEYS
 
 MAX_PAGE_SIZE = 1000
 #: Beyond this offset a client should walk with the cursor (it costs the same, but says so).
 MAX_OFFSET = 10_000_000
 SORTS = ("bestmatch", "mostrecent", "title", "title_desc")
+#: distribution.availability values of records left out unless a search asks for them.
+_ONDEMAND = ("ondemand", "on demand")
+#: From this offset on, title pages are found by the numeric title_key first (see _title_page).
+_TITLE_DIRECT_OFFSET = 50
 
 #: Facets with one level of terms: parameter name = index field.
 TERMS_FACETS = (
@@ -169,7 +174,7 @@ class SearchService:
         self._cache_lock = threading.Lock()
         self._cache_scope: tuple[int, int] = (-1, -1)  # (generation, valid until: epoch s)
 
-    def _base(self, request: SearchRequest, now: datetime) -> Query:
+    def _base(self, request: SearchRequest, now: datetime, searcher: tantivy.Searcher) -> Query:
         try:
             query = build(request.q, self.index.index)
         except QuerySyntaxError as exc:
@@ -178,10 +183,12 @@ class SearchService:
             (Occur.Must, query),
             (Occur.Must, _u64_range(self.schema, "visible_from", None, int(now.timestamp()))),
         ]
-        if not request.ondemand:
-            clauses.append(
-                (Occur.MustNot, _terms(self.schema, "availability", ["ondemand", "on demand"]))
-            )
+        # Leaving out on-demand records costs as much as a simple search; skipped when this
+        # searcher's index has none (the common case).
+        if not request.ondemand and any(
+            searcher.doc_freq("availability", value) for value in _ONDEMAND
+        ):
+            clauses.append((Occur.MustNot, _terms(self.schema, "availability", list(_ONDEMAND))))
         return Query.boolean_query(clauses)
 
     def _filters(self, request: SearchRequest) -> dict[str, list[Query]]:
@@ -222,12 +229,12 @@ class SearchService:
         if offset > MAX_OFFSET:
             raise SearchRequestError(f"pages end at offset {MAX_OFFSET:,}; narrow the search")
 
-        base = self._base(request, now)
+        generation = self.index.generation  # read before the searcher: never newer than it
+        searcher = self.index.searcher()
+        base = self._base(request, now, searcher)
         groups = self._filters(request)
         everything = [q for qs in groups.values() for q in qs]
         query = _must(base, *everything) if everything else base
-        generation = self.index.generation  # read before the searcher: never newer than it
-        searcher = self.index.searcher()
         if after is not None:
             # Keyset: the records after the last one seen, by their unique sort key; deep
             # pages then cost what the first page costs.
@@ -245,17 +252,23 @@ class SearchService:
     def _hits(
         self, searcher: tantivy.Searcher, query: Query, sort: str, size: int, offset: int
     ) -> tuple[int, list[Hit], int | None]:
-        options: dict[str, Any] = {}
-        if sort == "mostrecent":
-            options = {"order_by_field": "mostrecent_key", "order": Order.Desc}
-        elif sort == "title":
-            options = {"order_by_field": "title_sort", "order": Order.Asc}
-        elif sort == "title_desc":
-            options = {"order_by_field": "title_sort", "order": Order.Desc}
-        result = searcher.search(query, limit=size, count=True, offset=offset, **options)
+        if sort in ("title", "title_desc") and offset >= _TITLE_DIRECT_OFFSET:
+            result = searcher.search(query, limit=1, count=True)
+            total = int(result.count or 0)  # type: ignore[attr-defined]
+            found = self._title_page(searcher, query, sort == "title_desc", size, offset)
+        else:
+            options: dict[str, Any] = {}
+            if sort == "mostrecent":
+                options = {"order_by_field": "mostrecent_key", "order": Order.Desc}
+            elif sort == "title":
+                options = {"order_by_field": "title_sort", "order": Order.Asc}
+            elif sort == "title_desc":
+                options = {"order_by_field": "title_sort", "order": Order.Desc}
+            result = searcher.search(query, limit=size, count=True, offset=offset, **options)
+            total, found = int(result.count or 0), result.hits  # type: ignore[attr-defined]
         hits = []
         last_key: int | None = None
-        for order_key, address in result.hits:
+        for order_key, address in found:
             if isinstance(order_key, int):
                 last_key = order_key
             doc = searcher.doc(address)
@@ -267,7 +280,57 @@ class SearchService:
                     updated=str(doc.get_first("updated")),
                 )
             )
-        return int(result.count or 0), hits, last_key  # type: ignore[attr-defined]
+        return total, hits, last_key
+
+    def _title_page(
+        self,
+        searcher: tantivy.Searcher,
+        query: Query,
+        descending: bool,
+        size: int,
+        offset: int,
+        level: int = 0,
+    ) -> list[tuple[Any, tantivy.DocAddress]]:
+        """A page of title order, without tantivy's slow string sort far past an offset.
+
+        ``TITLE_KEYS[level]`` orders the records as ``title_sort`` does, only more coarsely,
+        so any order consistent with it has the same key at each rank: the page's first record
+        is in the group of the key at ``offset`` in the numeric sort, at ``offset`` minus the
+        records of keys before it. That group's tail is a page of the next key, and what the
+        page still needs comes from the start of the keys after it.
+        """
+        order = Order.Desc if descending else Order.Asc
+        if offset < _TITLE_DIRECT_OFFSET or level == len(TITLE_KEYS):
+            return searcher.search(
+                query,
+                limit=size,
+                count=False,
+                offset=offset,
+                order_by_field="title_sort",
+                order=order,
+            ).hits
+        field = TITLE_KEYS[level]
+        coarse = searcher.search(
+            query, limit=1, count=False, offset=offset, order_by_field=field, order=order
+        ).hits
+        if not coarse:
+            return []
+        key = int(coarse[0][0])
+        above: tuple[int | None, int | None] = (key + 1, None)
+        below: tuple[int | None, int | None] | None = (None, key - 1) if key else None
+        ahead, behind = (above, below) if descending else (below, above)
+        before = 0
+        if ahead is not None:
+            counted = searcher.search(
+                _must(query, _u64_range(self.schema, field, *ahead)), limit=1, count=True
+            )
+            before = int(counted.count or 0)  # type: ignore[attr-defined]
+        group = _must(query, _u64_range(self.schema, field, key, key))
+        hits = self._title_page(searcher, group, descending, size, offset - before, level + 1)
+        if len(hits) < size and behind is not None:
+            after = _must(query, _u64_range(self.schema, field, *behind))
+            hits += self._title_page(searcher, after, descending, size - len(hits), 0, level)
+        return hits
 
     def _cache_valid(self, searcher: tantivy.Searcher, generation: int, now: datetime) -> bool:
         """Empty the facet cache when the index changed or an embargo ended since it filled.

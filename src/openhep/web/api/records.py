@@ -2,37 +2,105 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
+from starlette.datastructures import QueryParams
 
 from openhep.formats import api_record, schemaorg, search_hit
-from openhep.search._service import FILTER_NAMES, MAX_PAGE_SIZE, SORTS, SearchRequest
+from openhep.search._service import (
+    FILTER_NAMES,
+    MAX_PAGE_SIZE,
+    SORTS,
+    SearchRequest,
+    SearchRequestError,
+)
 from openhep.web._deps import base_url, json_response, portal
 
 router = APIRouter(prefix="/api/records", tags=["records"])
 
 RecidPath = Annotated[str, Path(pattern=r"^[0-9]{1,12}$", description="The record's recid.")]
 _TRUE = {"1", "true", "yes", "on"}
+_RECID = re.compile(r"^[0-9]{1,12}$")
+MAX_Q_LENGTH = 2000
+MAX_CURSOR_LENGTH = 200
+MAX_PAGE = 10_000_000
 
-_FILTER_PARAMETERS: list[dict[str, Any]] = [
+
+def _parameter(name: str, description: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema, **extra}  # fmt: skip
+
+
+# The hot endpoints read their parameters themselves (FastAPI's per-request validation cost
+# about as much as a search): the OpenAPI document lists them here instead.
+_SEARCH_PARAMETERS: list[dict[str, Any]] = [
+    _parameter("q", "The query.", {"type": "string", "maxLength": MAX_Q_LENGTH, "default": ""}),
+    _parameter(
+        "page", "Page number.", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}
+    ),
+    _parameter(
+        "size",
+        "Hits per page.",
+        {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": 10},
+    ),
+    _parameter(
+        "sort",
+        f"One of {', '.join(SORTS)}; default bestmatch with q",
+        {"type": "string", "enum": list(SORTS)},
+    ),
+    _parameter("skip_files", "1: leave out files", {"type": "string"}),
+    _parameter("ondemand", "true: include on-demand data", {"type": "string"}),
+    _parameter(
+        "search_after", "Cursor from links.next", {"type": "string", "maxLength": MAX_CURSOR_LENGTH}
+    ),
+    *(
+        _parameter(
+            name,
+            f"Filter by {name} (repeat for several values: any of them matches).",
+            {"type": "array", "items": {"type": "string"}},
+            style="form",
+            explode=True,
+        )
+        for name in FILTER_NAMES
+    ),
+]
+_RECORD_PARAMETERS: list[dict[str, Any]] = [
     {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": f"Filter by {name} (repeat for several values: any of them matches).",
-        "schema": {"type": "array", "items": {"type": "string"}},
-        "style": "form",
-        "explode": True,
-    }
-    for name in FILTER_NAMES
+        "name": "recid",
+        "in": "path",
+        "required": True,
+        "description": "The record's recid.",
+        "schema": {"type": "string", "pattern": _RECID.pattern},
+    },
+    _parameter("skip_files", "1: leave out files", {"type": "string"}),
+    _parameter("version", "A given version", {"type": "integer", "minimum": 1}),
 ]
 
 
 def _flag(value: str | None) -> bool:
     return value is not None and value.lower() in _TRUE
+
+
+def _number(params: QueryParams, name: str, default: int, low: int, high: int) -> int:
+    value = params.get(name)
+    if value is None:
+        return default
+    if not (value.isascii() and value.isdigit() and len(value) <= 12) or not (
+        low <= int(value) <= high
+    ):
+        raise SearchRequestError(f"{name}: expected a whole number from {low} to {high:,}")
+    return int(value)
+
+
+def _text(params: QueryParams, name: str, limit: int) -> str | None:
+    value = params.get(name)
+    if value is not None and len(value) > limit:
+        raise SearchRequestError(f"{name}: at most {limit:,} characters")
+    return value
 
 
 @router.get(
@@ -43,36 +111,25 @@ def _flag(value: str | None) -> bool:
         "wildcards, `[a TO b]` ranges), CODP's filters and facets, sorts, pages and a "
         "`search_after` cursor. Answers `{hits: {hits, total}, aggregations, links}`."
     ),
-    openapi_extra={"parameters": _FILTER_PARAMETERS},
+    openapi_extra={"parameters": _SEARCH_PARAMETERS},
 )
-async def search_records(
-    request: Request,
-    q: Annotated[str, Query(max_length=2000, description="The query.")] = "",
-    page: Annotated[int, Query(ge=1, le=10_000_000)] = 1,
-    size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 10,
-    sort: Annotated[
-        str | None, Query(description=f"One of {', '.join(SORTS)}; default bestmatch with q")
-    ] = None,
-    skip_files: Annotated[str | None, Query(description="1: leave out files")] = None,
-    ondemand: Annotated[str | None, Query(description="true: include on-demand data")] = None,
-    search_after: Annotated[
-        str | None, Query(max_length=200, description="Cursor from links.next")
-    ] = None,
-) -> Response:
+async def search_records(request: Request) -> Response:
     params = request.query_params
+    page = _number(params, "page", 1, 1, MAX_PAGE)
+    search_after = _text(params, "search_after", MAX_CURSOR_LENGTH)
     filters = {name: params.getlist(name) for name in FILTER_NAMES if name in params}
     search = SearchRequest(
-        q=q,
+        q=_text(params, "q", MAX_Q_LENGTH) or "",
         page=page,
-        size=size,
-        sort=sort or None,
+        size=_number(params, "size", 10, 1, MAX_PAGE_SIZE),
+        sort=params.get("sort") or None,
         filters=filters,
-        ondemand=_flag(ondemand),
+        ondemand=_flag(params.get("ondemand")),
         cursor=search_after or None,
     )
     result = portal(request).search(search)
     root = base_url(request)
-    skip = _flag(skip_files)
+    skip = _flag(params.get("skip_files"))
     hits = [
         search_hit(h.metadata, created=h.created, updated=h.updated, base_url=root, skip_files=skip)
         for h in result.hits
@@ -95,13 +152,17 @@ async def search_records(
     )
 
 
-@router.get("/{recid}", summary="One record (CODP JSON; schema.org with Accept: ld+json)")
-async def get_record(
-    request: Request,
-    recid: RecidPath,
-    skip_files: Annotated[str | None, Query(description="1: leave out files")] = None,
-    version: Annotated[int | None, Query(ge=1, description="A given version")] = None,
-) -> Response:
+@router.get(
+    "/{recid}",
+    summary="One record (CODP JSON; schema.org with Accept: ld+json)",
+    openapi_extra={"parameters": _RECORD_PARAMETERS},
+)
+async def get_record(request: Request) -> Response:
+    recid = request.path_params["recid"]
+    if not _RECID.match(recid):
+        raise SearchRequestError("recid: expected 1 to 12 digits")
+    params = request.query_params
+    version = _number(params, "version", 0, 1, 2**31 - 1) if "version" in params else None
     view = portal(request).record(recid, version)
     root = base_url(request)
     if "application/ld+json" in request.headers.get("accept", ""):
@@ -116,7 +177,7 @@ async def get_record(
             version=view.stored.version,
             base_url=root,
             index_entries=view.index_entries,
-            skip_files=_flag(skip_files),
+            skip_files=_flag(params.get("skip_files")),
         )
     )
 
