@@ -35,6 +35,8 @@ from openhep.catalog import Catalog
 from openhep.settings import Settings
 from openhep.storage import FileService
 from openhep.web import create_app
+from openhep.web._ranges import RangeNotSatisfiableError, byte_ranges
+from openhep.web.files import attachment, content_type
 
 RECID = "556"  # CMS iSpy 2012, a real CODP record with no files of its own
 RECORDS_FILE = "cms-tools-ispy-2012.json"
@@ -345,6 +347,39 @@ def test_ranges_outside_the_file_answer_416_with_its_size(
     assert response.status_code == 416
     assert response.headers["content-range"] == f"bytes */{size}"
     assert response.json()["status"] == 416
+
+
+@pytest.mark.parametrize(
+    ("header", "size", "expected"),
+    [
+        ("bytes=-5000", 100, [(0, 99)]),  # a suffix longer than the file: all of it
+        ("BYTES=0-0,-1", 100, [(0, 0), (99, 99)]),  # the unit is case-insensitive
+        ("bytes=0-9,5-14", 100, [(0, 9), (5, 14)]),  # two overlapping, less than the file
+        ("bytes=0-", 0, 416),  # an empty file has no first byte
+        ("bytes=-1", 0, None),  # a suffix of an empty file: the (empty) file itself
+        ("bytes= 1-2 ,\t3-4", 10, [(1, 2), (3, 4)]),  # white space around list elements
+    ],
+)
+def test_byte_ranges_resolve_against_the_file_size(
+    header: str, size: int, expected: list[tuple[int, int]] | int | None
+) -> None:
+    if expected == 416:
+        with pytest.raises(RangeNotSatisfiableError):
+            byte_ranges(header, size)
+        return
+    found = byte_ranges(header, size)
+    assert (None if found is None else [(r.start, r.end) for r in found]) == expected
+
+
+def test_content_types_and_attachment_names() -> None:
+    assert content_type("Run2012B_DoubleMuParked_file_index.json") == "application/json"
+    assert content_type("CMS_Run2012B_file_index.TXT") == "text/plain; charset=utf-8"
+    assert content_type("Events.root") == content_type("README") == "application/octet-stream"
+    # Pages never: a stored HTML or SVG file must not run in the portal's origin.
+    assert content_type("x.html") == content_type("x.svg") == "application/octet-stream"
+    assert attachment('Zμμ "2012".root') == (
+        "attachment; filename=\"Z__ _2012_.root\"; filename*=UTF-8''Z%CE%BC%CE%BC%20%222012%22.root"
+    )
 
 
 # -- conditional requests ------------------------------------------------------------------
