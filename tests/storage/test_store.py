@@ -129,7 +129,8 @@ def test_a_write_in_progress_is_invisible_and_the_last_rename_wins(store: Store)
         seen.append(sorted(obj.path for obj in store.walk()))
         yield b"end"
 
-    store.write("f.txt", slow())
+    stored, digests = store.write("f.txt", slow())
+    assert stored.size == digests.size == 6003
     assert seen[0] == StoredObject("f.txt", 6, seen[0].mtime)  # type: ignore[attr-defined]
     assert seen[1] == ["f.txt"]
     assert read_all(store, "f.txt") == b"first " * 1000 + b"end"

@@ -144,13 +144,14 @@ class LocalStore:
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
+                st = os.fstat(out.fileno())
             final.parent.mkdir(parents=True, exist_ok=True)
             temp.replace(final)
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
         _fsync_dir(final.parent)
-        st = final.stat()
+        # The file as it landed (a rename keeps the mtime), whatever another writer put there since.
         return StoredObject(path, st.st_size, mtime_of(st.st_mtime)), digester.digests()
 
     def remove(self, path: str) -> None:

@@ -148,14 +148,20 @@ class XRootDStore:
                 offset = self._write_piece(out, piece, offset, path)
             self._check(out.sync(timeout=self._timeout)[0], "sync", path)
             self._check(out.close(timeout=self._timeout)[0], "close", path)
+            status, info = self._client.stat(temp, timeout=self._timeout)
+            self._check(status, "stat", temp)
+            if int(info.size) != digester.size:
+                raise OSError(
+                    f"{self.url}: the server holds {info.size} bytes of {path!r}, "
+                    f"{digester.size} were sent"
+                )
             self._check(self._client.mv(temp, final, timeout=self._timeout)[0], "move", path)
         except BaseException:
             self._discard(out, temp)
             raise
-        stored = self.stat(path)
-        if stored is None or stored.size != digester.size:
-            raise OSError(f"{self.url}: {path!r} is not on the server as written")
-        return stored, digester.digests()
+        # A rename keeps the mtime: this is the file as it landed, whatever another writer
+        # may have put at ``path`` since.
+        return StoredObject(path, digester.size, mtime_of(info.modtime)), digester.digests()
 
     def remove(self, path: str) -> None:
         status, _ = self._client.rm(self._full(path), timeout=self._timeout)
