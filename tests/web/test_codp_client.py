@@ -12,6 +12,8 @@ import os
 import re
 import subprocess
 import sys
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -293,3 +295,87 @@ def test_download_dry_run_lists_the_files_and_downloads_nothing(
     )
     assert lines(one) == [live_server + source["files"][-1]["uri"].removeprefix(EOS)]
     assert list(tmp_path.iterdir()) == []
+
+
+# -- sample records with real bytes (openhep demo) and a file index ----------------------------
+
+SAMPLE = "990001"  # the DoubleMuParked RNTuple sample: first 1,000 events of record 12341
+INDEXED = "990004"  # the Z to two muons sample, given a file index below
+
+
+@pytest.fixture(scope="module")
+def sample_server(
+    request: pytest.FixtureRequest,
+    codp_dir: Path,
+    anchors: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
+    """``openhep serve`` over an instance the real ``openhep demo`` filled with its samples."""
+    # This directory's conftest, as pytest registered it (a plain ``import conftest`` may
+    # find another directory's conftest module under that name).
+    web = request.config.pluginmanager.get_plugin(str(Path(__file__).with_name("conftest.py")))
+    run_openhep, serving = web.run_openhep, web.serving
+    base = tmp_path_factory.mktemp("samples")
+    home, records, folder = base / "home", base / "records", base / "zmumu"
+    records.mkdir()
+    source = "cms-derived-nanoaod-outreach-DoubleMuParked.json"
+    (records / source).write_bytes((codp_dir / source).read_bytes())
+    (folder / "2010").mkdir(parents=True)
+    (folder / "2010" / "uproot-Zmumu.root").write_bytes(
+        (anchors / "cms-samples" / "uproot-Zmumu.root").read_bytes()
+    )
+    run_openhep(home, "demo", "--records", str(records), "--samples", str(anchors), "--json")
+    run_openhep(home, "files", "index", INDEXED, "--from-dir", str(folder), "--name", "zmumu")
+    with serving(home, base / "serve.log") as url:
+        yield url
+
+
+def test_sample_file_locations_are_its_stored_files(sample_server: str, anchors: Path) -> None:
+    metadata = api_json(sample_server, SAMPLE)["metadata"]
+    assert {"type": "isChildOf", "recid": "12341"}.items() <= metadata["relations"][0].items()
+    name = "Run2012BC_DoubleMuParked_Muons_1000evts_rntuple_v1-0-0-0.root"
+    data = (anchors / "cms-samples" / name).read_bytes()
+    rows = lines(run_client(sample_server, "get-file-locations", "--recid", SAMPLE, "--verbose"))
+    uri, size, checksum = rows[0].split("\t")
+    assert len(rows) == 1
+    assert uri.startswith(f"{sample_server}/eos/opendata/openhep/{SAMPLE}/")
+    assert uri.endswith(f"/{name}")
+    assert (int(size), checksum) == (len(data), f"adler32:{zlib.adler32(data):08x}")
+
+
+@pytest.mark.parametrize("expand", ["--expand", "--no-expand"])
+def test_file_locations_of_a_sample_with_a_file_index(sample_server: str, expand: str) -> None:
+    metadata = api_json(sample_server, INDEXED)["metadata"]
+    (index,) = metadata["_file_indices"]
+    assert (index["key"], index["number_files"]) == ("zmumu_file_index", 1)
+    assert index["files"][0]["key"] == "uproot-Zmumu.root"
+    result = run_client(
+        sample_server, "get-file-locations", "--recid", INDEXED, "--protocol", "xrootd", expand
+    )
+    expected = [f["uri"] for f in metadata["files"]]
+    if expand == "--expand":
+        expected.append(index["files"][0]["uri"])
+    else:
+        expected.append(f"{EOS}/record/{INDEXED}/file_index/zmumu_file_index")
+    assert lines(result) == expected
+    # What --no-expand links to over HTTP is the index's JSON listing.
+    with httpx.Client(trust_env=False, timeout=30) as http:
+        listing = http.get(f"{sample_server}/record/{INDEXED}/file_index/zmumu_file_index")
+        assert listing.json() == index["files"]
+        txt = http.get(f"{sample_server}/record/{INDEXED}/file_index/zmumu_file_index.txt")
+        assert txt.text == index["files"][0]["uri"] + "\n"
+
+
+@pytest.mark.parametrize("recid", [SAMPLE, "990008"])
+def test_download_and_verify_a_sample_record(
+    sample_server: str, anchors: Path, tmp_path: Path, recid: str
+) -> None:
+    metadata = api_json(sample_server, recid)["metadata"]
+    download = run_client(sample_server, "download-files", "--recid", recid, cwd=tmp_path)
+    assert download.returncode == 0, download.stdout + download.stderr
+    (name,) = [f["key"] for f in metadata["files"]]
+    folder = "cms-samples" if name.endswith(".root") else "ispy"
+    assert (tmp_path / recid / name).read_bytes() == (anchors / folder / name).read_bytes()
+    verify = run_client(sample_server, "verify-files", "--recid", recid, cwd=tmp_path)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert "Success!" in verify.stdout + verify.stderr

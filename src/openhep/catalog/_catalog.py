@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -135,6 +135,34 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _put_file_index_entries(
+    conn: Connection, entries: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]]
+) -> None:
+    """Replace the contents of the file indices named, inside the caller's transaction."""
+    rows: list[dict[str, Any]] = []
+    for recid, indices in entries.items():
+        for index_key, listed in indices.items():
+            conn.execute(
+                delete(file_index_entries).where(
+                    (file_index_entries.c.recid == recid)
+                    & (file_index_entries.c.index_key == index_key)
+                )
+            )
+            rows += [
+                {
+                    "recid": recid,
+                    "index_key": index_key,
+                    "position": position,
+                    "uri": str(entry["uri"]),
+                    "size": int(entry["size"]),
+                    "checksum": str(entry["checksum"]),
+                }
+                for position, entry in enumerate(listed)
+            ]
+    for chunk in _chunks(rows):
+        conn.execute(insert(file_index_entries), list(chunk))
+
+
 class Catalog:
     """Records with every version kept, their files, file indices and the change log.
 
@@ -190,6 +218,7 @@ class Catalog:
         now: datetime | None = None,
         replicas: Sequence[Replica] = (),
         expect_versions: dict[str, int] | None = None,
+        file_index_entries: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]] | None = None,
     ) -> WriteResult:
         """Store a batch in one transaction: all of it lands, or none of it.
 
@@ -198,6 +227,9 @@ class Catalog:
         ``replicas`` (files stored for these records) are registered in the same transaction.
         ``expect_versions`` makes the write conditional: if a record's current version is not
         the one given (someone wrote it meanwhile), :class:`CatalogConflictError` is raised.
+        ``file_index_entries`` (recid -> index key -> files, each ``uri``, ``size``,
+        ``checksum``) replaces the listed contents of those file indices in the same
+        transaction; indices not named keep theirs.
         """
         now = now or _now()
         result = WriteResult()
@@ -209,6 +241,8 @@ class Catalog:
                 if progress is not None:
                     progress(len(chunk))
             put_replicas(conn, replicas)
+            if file_index_entries:
+                _put_file_index_entries(conn, file_index_entries)
         return result
 
     def _check_versions(self, conn: Connection, expected: dict[str, int]) -> None:

@@ -1,4 +1,4 @@
-"""``openhep demo``: load the real CODP sample records into this instance."""
+"""``openhep demo``: load the real CODP records and the sample records with real bytes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 
 from openhep.catalog._ingest import IngestSourceError, ingest
-from openhep.cli._catalog import ProgressMode, err, open_catalog, print_report, progress_reporter
+from openhep.cli._catalog import (
+    ProgressMode,
+    emit_json,
+    err,
+    open_catalog,
+    print_report,
+    progress_reporter,
+)
+from openhep.cli._samples import SAMPLE_DIRS, SamplesReport, find_samples, publish_samples
 
 
 def find_demo_records(start: Path) -> Path | None:
@@ -28,11 +36,22 @@ def demo_command(
             help="Directory of CODP record JSON (default: ../shared/anchors/codp-records).",
         ),
     ] = None,
+    samples: Annotated[
+        Path | None,
+        typer.Option(
+            "--samples",
+            help="Directory holding cms-samples/ and ispy/ (default: ../shared/anchors).",
+        ),
+    ] = None,
+    no_samples: Annotated[
+        bool, typer.Option("--no-samples", help="Load the CODP records only.")
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print a one-line JSON summary on standard output.")
     ] = False,
 ) -> None:
-    """Load the demo records (real CODP metadata) into the catalogue."""
+    """Load the demo records (real CODP metadata) into the catalogue, then publish the sample
+    records: real CMS ROOT and iSpy files with their true sizes and checksums."""
     source = records or find_demo_records(Path.cwd())
     if source is None:
         err.print(
@@ -47,9 +66,44 @@ def demo_command(
     except IngestSourceError as exc:
         err.print(f"error: {exc}", markup=False)
         raise typer.Exit(1) from None
-    print_report(report, as_json=as_json)
+    if not as_json:
+        print_report(report, as_json=False)
+    sample_report = None if no_samples else load_samples(samples, quiet=as_json)
+    if as_json:
+        summary = report.summary()
+        if sample_report is not None:
+            summary["samples"] = sample_report.summary()
+        emit_json(summary)
     if report.rejections:
         raise typer.Exit(1)
+
+
+def load_samples(directory: Path | None, *, quiet: bool) -> SamplesReport:
+    """Publish the sample records whose files are found; say what was skipped and why."""
+    from openhep.cli._files import file_service
+
+    anchors = directory or find_samples(Path.cwd())
+    if anchors is None:
+        report = SamplesReport(skipped=[f"{d}/: not found" for d in SAMPLE_DIRS])
+        err.print(
+            "skipped the sample records: no ../shared/anchors/cms-samples or ispy here; "
+            "pass --samples DIR to publish them",
+            markup=False,
+        )
+        return report
+    with file_service() as service:
+        report = publish_samples(service, anchors)
+    for skipped in report.skipped:
+        err.print(f"skipped sample {skipped}", markup=False)
+    if not quiet:
+        summary = report.summary()
+        err.print(
+            f"sample records {', '.join(summary['recids']) or 'none'}: "
+            f"{summary['created']} created, {summary['updated']} updated, "
+            f"{summary['unchanged']} unchanged, {len(report.skipped)} skipped",
+            markup=False,
+        )
+    return report
 
 
 def register(app: typer.Typer) -> None:

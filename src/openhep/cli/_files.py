@@ -16,10 +16,12 @@ from openhep.settings import Settings
 from openhep.storage import (
     CHUNK_SIZE,
     ChecksumMismatchError,
+    FileIndexError,
     FileKeyError,
     FileService,
     FileTooLargeError,
     UnsafePathError,
+    add_file_index,
 )
 
 files_app = typer.Typer(
@@ -184,6 +186,57 @@ def token_revoke_command(
         except LookupError as exc:
             raise fail(str(exc)) from None
     err.print(f"revoked token {info.id} ({info.name})", markup=False)
+
+
+@files_app.command("index")
+def index_command(
+    recid: Annotated[str, typer.Argument(help="The record the file index belongs to.")],
+    from_dir: Annotated[
+        Path,
+        typer.Option(
+            "--from-dir",
+            help="Directory whose files (recursively, sorted, relative paths kept) are indexed.",
+        ),
+    ],
+    name: Annotated[
+        str | None,
+        typer.Option(
+            help="The index's name: files NAME_file_index.json/.txt (default: the directory's)."
+        ),
+    ] = None,
+    description: Annotated[
+        str | None, typer.Option(help="The index files' description in the record.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Store every file under a directory and add a file index listing them to a record (one
+    new version): NAME_file_index.json and .txt, expanded in the API's _file_indices."""
+    with file_service() as service:
+        try:
+            result = add_file_index(service, recid, from_dir, name=name, description=description)
+        except RecordNotFoundError as exc:
+            raise fail(f"{exc}: ingest the record first") from None
+        except FileIndexError as exc:
+            raise fail(f"nothing was added: {exc}", 2) from None
+        except (
+            UnsafePathError,
+            FileTooLargeError,
+            CatalogConflictError,
+            RecordValidationError,
+            OSError,
+            ValueError,
+        ) as exc:
+            raise fail(f"nothing was added: {exc}") from None
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    summary = result.as_dict()
+    err.print(
+        f"added file index {result.key} to record {recid} (version {result.version}): "
+        f"{summary['number_files']:,} files, {summary['size']:,} bytes; "
+        + ", ".join(f.entry["key"] for f in result.index_files),
+        markup=False,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
-from openhep.formats.codp import api_record, file_entry, search_hit
+from openhep.formats.codp import (
+    api_record,
+    file_entry,
+    file_index_listing,
+    file_indices,
+    search_hit,
+)
 from openhep.formats.schemaorg import schemaorg
 
-__all__ = ["api_record", "file_entry", "schemaorg", "search_hit"]
+__all__ = [
+    "api_record",
+    "file_entry",
+    "file_index_listing",
+    "file_indices",
+    "schemaorg",
+    "search_hit",
+]

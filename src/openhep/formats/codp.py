@@ -13,28 +13,78 @@ def file_entry(file: dict[str, Any]) -> dict[str, Any]:
     return {**file, "key": file_key(file)}
 
 
-def file_indices(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``_file_indices``: each index's key (its file name without extension) and its files.
+def _index_key(name: str) -> str:
+    """An index's key: its file name without ``.json``/``.txt`` (``x_file_index``)."""
+    stem, dot, extension = name.rpartition(".")
+    return stem if dot and extension in ("json", "txt") else name
+
+
+def _is_index(file: dict[str, Any]) -> bool:
+    return str(file.get("type") or "") in ("index", "index.json", "index.txt")
+
+
+def file_indices(
+    entries: list[dict[str, Any]], files: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """``_file_indices``: per index, its key (file name without extension), files and totals.
 
     ``entries`` are catalogue rows of ``file_index_entries`` (index_key, uri, size, checksum).
+    Given the record's ``files``, only the indices it still lists are shown, in its order and
+    with the description of their index files.
     """
     by_index: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for entry in entries:
-        by_index[entry["index_key"]].append(entry)
+        by_index[_index_key(entry["index_key"])].append(entry)
+    order = list(by_index)
+    descriptions: dict[str, str] = {}
+    if files is not None:
+        named = [f for f in files if _is_index(f)]
+        order = list(dict.fromkeys(_index_key(file_key(f)) for f in named))
+        for f in named:
+            if f.get("description"):
+                descriptions.setdefault(_index_key(file_key(f)), str(f["description"]))
     out = []
-    for index_key, rows in by_index.items():
-        files = [
-            {"uri": r["uri"], "size": r["size"], "checksum": r["checksum"], "key": file_key(r)}
+    for index_key in order:
+        rows = by_index.get(index_key)
+        if not rows:
+            continue
+        listed = [
+            {"checksum": r["checksum"], "key": file_key(r), "size": r["size"], "uri": r["uri"]}
             for r in rows
         ]
-        out.append(
-            {
-                "key": index_key.rsplit(".", 1)[0] if "." in index_key else index_key,
-                "size": sum(f["size"] for f in files),
-                "files": files,
-            }
-        )
+        index: dict[str, Any] = {}
+        if index_key in descriptions:
+            index["description"] = descriptions[index_key]
+        index |= {
+            "files": listed,
+            "key": index_key,
+            "number_files": len(listed),
+            "size": sum(f["size"] for f in listed),
+        }
+        out.append(index)
     return out
+
+
+def file_index_listing(
+    files: list[dict[str, Any]], entries: list[dict[str, Any]], name: str
+) -> tuple[str, list[dict[str, Any]]] | None:
+    """What ``/record/<recid>/file_index/<name>`` serves: (``json``/``txt``, the files listed).
+
+    ``name`` is an index file's key (``x_file_index.json`` or ``.txt``) or the index's key
+    without extension, which means its ``.json``. None if the record lists no such index or
+    its contents are not known here.
+    """
+    stem, dot, extension = name.rpartition(".")
+    if dot and extension in ("json", "txt"):
+        key, kind = stem, extension
+    else:
+        key, kind = name, "json"
+    if not any(_is_index(f) and _index_key(file_key(f)) == key for f in files):
+        return None
+    for index in file_indices(entries, files):
+        if index["key"] == key:
+            return kind, index["files"]
+    return None
 
 
 def _metadata(
@@ -77,7 +127,8 @@ def api_record(
     skip_files: bool = False,
 ) -> dict[str, Any]:
     """``GET /api/records/<recid>``: ``{"id", "created", "updated", "metadata", "links"}``."""
-    shaped = _metadata(metadata, skip_files=skip_files, indices=file_indices(index_entries or []))
+    indices = file_indices(index_entries or [], metadata.get("files", []))
+    shaped = _metadata(metadata, skip_files=skip_files, indices=indices)
     return _envelope(shaped, created=created, updated=updated, base_url=base_url) | {
         "revision": version
     }

@@ -1,6 +1,13 @@
 """Files behind records: one store interface (local directory, XRootD), checksums, fixity."""
 
 from openhep.storage._checksum import Digester, Digests, digest_chunks
+from openhep.storage._indices import (
+    FileIndexError,
+    FileIndexResult,
+    add_file_index,
+    index_json,
+    index_txt,
+)
 from openhep.storage._open import open_store
 from openhep.storage._paths import (
     DEFAULT_PREFIXES,
@@ -9,6 +16,7 @@ from openhep.storage._paths import (
     file_name,
     store_path,
 )
+from openhep.storage._publish import PublishResult, publish_record
 from openhep.storage._service import (
     AddedFile,
     AddResult,
@@ -42,6 +50,8 @@ __all__ = [
     "CorruptFileError",
     "Digester",
     "Digests",
+    "FileIndexError",
+    "FileIndexResult",
     "FileKeyError",
     "FileNotServedError",
     "FileService",
@@ -50,14 +60,19 @@ __all__ = [
     "FixityReport",
     "LocalStore",
     "PrefixRules",
+    "PublishResult",
     "ServedFile",
     "Store",
     "StoreUnavailableError",
     "StoredObject",
     "UnsafePathError",
+    "add_file_index",
     "digest_chunks",
     "file_name",
+    "index_json",
+    "index_txt",
     "open_store",
+    "publish_record",
     "read_chunks",
     "store_path",
 ]

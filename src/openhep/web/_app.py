@@ -18,6 +18,7 @@ from openhep.portal import Portal
 from openhep.search._service import SearchRequestError
 from openhep.settings import Settings
 from openhep.storage import CorruptFileError, FileNotServedError
+from openhep.web import file_indices
 from openhep.web import files as files_web
 from openhep.web.api import files as files_api
 from openhep.web.api import records as records_api
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(files_api.router)
     app.include_router(records_pages.router)
     app.include_router(files_web.router)
+    app.include_router(file_indices.router)
     return app
 
 

@@ -1,0 +1,230 @@
+"""The demo's sample records: real CMS files (ROOT, iSpy) published with their true bytes.
+
+Each sample file becomes a record of its own, with its own size and checksum, in a recid range
+CODP does not use (:data:`SAMPLE_RECIDS`). What a record says about its file is what
+``../shared/DATA.md`` says, nothing more; a sample cut from a CODP record (the DoubleMuParked
+RNTuple, from record 12341) names it in ``relations`` the way CMS's derived records name their
+parents (``isChildOf``), and never poses as that record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from openhep.storage import FileService, PublishResult, publish_record
+
+#: Recids of the demo samples: CODP's records stop at 160002, so 990001 to 990999 stay free.
+SAMPLE_RECIDS = range(990001, 991000)
+#: Where the samples are looked for: ``../shared/anchors/{cms-samples,ispy}``.
+SAMPLE_DIRS = ("cms-samples", "ispy")
+#: The publication date of the sample records on this instance.
+SAMPLES_PUBLISHED = "2026"
+
+_COMMON: dict[str, Any] = {
+    "accelerator": "CERN-LHC",
+    "collections": ["OpenHEP-Demo-Samples"],
+    "experiment": ["CMS"],
+    "keywords": ["education", "sample"],
+    "license": {"attribution": "CC0-1.0"},
+    "publisher": "OpenHEP",
+    "date_published": SAMPLES_PUBLISHED,
+    "type": {"primary": "Dataset", "secondary": ["Derived"]},
+}
+_TESTDATA = "It ships in the scikit-hep-testdata package."
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One sample file and the record that holds it."""
+
+    recid: str
+    directory: str
+    file: str
+    title: str
+    description: str
+    formats: list[str]
+    number_events: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def record(self, size: int) -> dict[str, Any]:
+        distribution: dict[str, Any] = {"formats": self.formats, "number_files": 1, "size": size}
+        if self.number_events is not None:
+            distribution["number_events"] = self.number_events
+        return {
+            **_COMMON,
+            "recid": self.recid,
+            "title": self.title,
+            "abstract": {"description": self.description},
+            "distribution": distribution,
+            **self.extra,
+        }
+
+
+SAMPLES: tuple[Sample, ...] = (
+    Sample(
+        "990001",
+        "cms-samples",
+        "Run2012BC_DoubleMuParked_Muons_1000evts_rntuple_v1-0-0-0.root",
+        "DoubleMuParked 2012 in NanoAOD reduced on muons: the first 1,000 events, RNTuple",
+        "<p>The first 1,000 events of the DoubleMuParked 2012 dataset in NanoAOD format reduced "
+        "to muons (record 12341: nMuon, Muon_pt, Muon_eta, Muon_phi, Muon_mass, Muon_charge), "
+        f"in ROOT's RNTuple format. A sample of that record's file, not the full dataset. "
+        f"{_TESTDATA}</p>",
+        ["root", "rntuple", "nanoaod-reduced"],
+        1000,
+        {
+            "date_created": ["2012"],
+            # As records 6004 and 6030 (the DoubleMuParked 2012 datasets 12341 derives from) say.
+            "collision_information": {"energy": "8TeV", "type": "pp"},
+            "relations": [
+                {
+                    "description": "This sample holds the first 1,000 events of",
+                    "doi": "10.7483/OPENDATA.CMS.LVG5.QT81",
+                    "recid": "12341",
+                    "title": "DoubleMuParked dataset from 2012 in NanoAOD format reduced on muons",
+                    "type": "isChildOf",
+                }
+            ],
+        },
+    ),
+    Sample(
+        "990002",
+        "cms-samples",
+        "nanoAOD_2015_CMS_Open_Data_ttbar.root",
+        "CMS 2015 open data NanoAOD, ttbar simulation: 200-event sample (TTree)",
+        "<p>200 events of CMS 2015 open-data NanoAOD of ttbar simulation, 947 branches, as a "
+        f"TTree. {_TESTDATA}</p>",
+        ["root", "nanoaod"],
+        200,
+        {"date_created": ["2015"]},
+    ),
+    Sample(
+        "990003",
+        "cms-samples",
+        "cmsopendata2015_ttbar_19980_NANOAOD_RNTupleImporter_rntuple_v1-0-0-1.root",
+        "CMS 2015 open data NanoAOD, ttbar simulation: 10-event sample (RNTuple)",
+        "<p>10 events of CMS 2015 open-data NanoAOD of ttbar simulation, converted to ROOT's "
+        f"RNTuple format. {_TESTDATA}</p>",
+        ["root", "rntuple", "nanoaod"],
+        10,
+        {"date_created": ["2015"]},
+    ),
+    Sample(
+        "990004",
+        "cms-samples",
+        "uproot-Zmumu.root",
+        "Z to two muons: 2,304 dimuon events of CMS 2010 data",
+        "<p>2,304 dimuon events of CMS 2010 data (run 148031) in the 'Z to two muons' education "
+        "format: Type, Run, Event, E1, px1, py1, pz1, pt1, eta1, phi1, Q1, E2, …, M. "
+        f"{_TESTDATA}</p>",
+        ["root"],
+        2304,
+        {"date_created": ["2010"], "run_numbers": ["148031"]},
+    ),
+    Sample(
+        "990005",
+        "cms-samples",
+        "uproot-HZZ.root",
+        "H to ZZ teaching sample: 2,421 events",
+        "<p>2,421 events with jets, muons, electrons and photons as Px/Py/Pz/E: the classic "
+        f"H→ZZ teaching sample. {_TESTDATA}</p>",
+        ["root"],
+        2421,
+    ),
+    Sample(
+        "990006",
+        "cms-samples",
+        "uproot-small-dy-withoffsets.root",
+        "Drell-Yan: 501 events, NanoAOD-like",
+        "<p>501 Drell-Yan events in a NanoAOD-like layout (nJet, nMuon, Jet_pt, MET_pt, "
+        f"Muon_pt, …). {_TESTDATA}</p>",
+        ["root", "nanoaod"],
+        501,
+    ),
+    Sample(
+        "990007",
+        "cms-samples",
+        "nano_dimuon.root",
+        "CMS 2018 collisions, full NanoAOD: 40 events of run 315267",
+        "<p>40 events of real CMS 2018 collisions (run 315267) in full NanoAOD: 1,601 branches, "
+        "TTrees Events and Runs. It ships in the coffea package's test samples.</p>",
+        ["root", "nanoaod"],
+        40,
+        {"date_created": ["2018"], "run_numbers": ["315267"]},
+    ),
+    Sample(
+        "990008",
+        "ispy",
+        "Hto4l_120-130GeV.ig",
+        "Higgs to four leptons candidates of CMS 2012 data, iSpy event display file",
+        "<p>Real CMS 2012 events, Higgs to four leptons candidates, in the iSpy event display "
+        "format (a zip of Events/Run_R/Event_E JSON with Types, Collections and Associations). "
+        "From "
+        "cms-outreach/ispy-webgl.</p>",
+        ["ig"],
+        None,
+        {"date_created": ["2012"]},
+    ),
+    Sample(
+        "990009",
+        "ispy",
+        "DoubleMuParked_Run2012C_0.ig",
+        "DoubleMuParked events of CMS 2012 data, iSpy event display file",
+        "<p>Real CMS 2012 DoubleMuParked events in the iSpy event display format (a zip of "
+        "Events/Run_R/Event_E JSON with Types, Collections and Associations). From "
+        "cms-outreach/ispy-webgl.</p>",
+        ["ig"],
+        None,
+        {"date_created": ["2012"]},
+    ),
+)
+
+
+def find_samples(start: Path) -> Path | None:
+    """``../shared/anchors`` (holding ``cms-samples/`` or ``ispy/``) seen from ``start`` upwards."""
+    for base in (start, *start.parents):
+        candidate = base.parent / "shared" / "anchors"
+        if any((candidate / d).is_dir() for d in SAMPLE_DIRS):
+            return candidate
+    return None
+
+
+@dataclass(slots=True)
+class SamplesReport:
+    published: list[PublishResult] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        outcomes = [p.outcome for p in self.published]
+        return {
+            "created": outcomes.count("created"),
+            "updated": outcomes.count("updated"),
+            "unchanged": outcomes.count("unchanged"),
+            "recids": [p.recid for p in self.published],
+            "skipped": self.skipped,
+        }
+
+
+def publish_samples(
+    service: FileService, anchors: Path, progress: Callable[[str], None] | None = None
+) -> SamplesReport:
+    """Create (or leave as they are) the sample records whose files are under ``anchors``."""
+    report = SamplesReport()
+    for sample in SAMPLES:
+        path = anchors / sample.directory / sample.file
+        if not path.is_file():
+            report.skipped.append(f"{sample.directory}/{sample.file}: not found under {anchors}")
+            continue
+        data = sample.record(path.stat().st_size)
+        result = publish_record(service, data, [(sample.file, path)])
+        # The size in ``distribution`` is the file's as stored, should it differ from the stat.
+        if result.files and result.files[0]["size"] != data["distribution"]["size"]:
+            data["distribution"]["size"] = result.files[0]["size"]
+            result = publish_record(service, data, [(sample.file, path)])
+        report.published.append(result)
+        if progress is not None:
+            progress(f"record {sample.recid} ({result.outcome}): {sample.file}")
+    return report

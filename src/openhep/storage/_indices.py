@@ -1,0 +1,273 @@
+"""File indices: a directory of files stored, listed in a record's index files and expanded.
+
+CODP publishes large datasets as a few *index files* in the record's ``files[]`` (``type:
+index.json`` and ``index.txt``, named ``<name>_file_index.json``/``.txt``) that list the data
+files: the ``.json`` one as a list of ``{"checksum", "size", "type", "uri"}``, the ``.txt`` one
+with one URI per line. The API expands them into ``_file_indices``, and the portal serves them
+at ``/record/<recid>/file_index/<name>_file_index.json`` (and ``.txt``). Here the catalogue keeps
+the listed files (``file_index_entries``, by index key ``<name>_file_index``), written in the
+same transaction as the record that names the index files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import stat
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from openhep.catalog import CatalogConflictError, Replica
+from openhep.storage._checksum import Digests
+from openhep.storage._paths import UnsafePathError, store_path
+from openhep.storage._service import (
+    ADDED_FILES_PREFIX,
+    AddedFile,
+    FileService,
+    file_type_for,
+)
+from openhep.storage._store import CHUNK_SIZE
+
+#: What an index's name ends with, before ``.json``/``.txt`` (CODP's spelling).
+INDEX_SUFFIX = "_file_index"
+#: The two file types of an index, by extension.
+INDEX_TYPES = {"json": "index.json", "txt": "index.txt"}
+#: Letters an index name may use: it becomes a file name and part of a URL.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
+#: How often building an index retries when the record changed while the bytes streamed in.
+_WRITE_ATTEMPTS = 5
+
+
+class FileIndexError(ValueError):
+    """A directory or index name that cannot become a file index; says what to change."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileIndexResult:
+    """A file index added to a record: its key, its two index files and the files it lists."""
+
+    recid: str
+    version: int
+    key: str
+    index_files: list[AddedFile]
+    files: list[AddedFile]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "recid": self.recid,
+            "version": self.version,
+            "key": self.key,
+            "number_files": len(self.files),
+            "size": sum(f.digests.size for f in self.files),
+            "index_files": [
+                {**f.entry, "sha256": f.digests.sha256, "path": f.path} for f in self.index_files
+            ],
+            "files": [{**f.entry, "path": f.path} for f in self.files],
+        }
+
+
+def index_key_of(file_key: str) -> str | None:
+    """``x_file_index`` for an index file named ``x_file_index.json``/``.txt``, else None."""
+    stem, dot, extension = file_key.rpartition(".")
+    return stem if dot and extension in INDEX_TYPES else None
+
+
+def is_index_file(entry: Mapping[str, Any]) -> bool:
+    return str(entry.get("type") or "") in ("index", *INDEX_TYPES.values())
+
+
+def index_json(listed: Sequence[Mapping[str, Any]]) -> bytes:
+    """The ``.json`` index: a JSON list of files, each ``checksum``, ``size``, ``type``, ``uri``."""
+    rows = [
+        {k: f[k] for k in ("checksum", "size", "type", "uri") if f.get(k) is not None}
+        for f in listed
+    ]
+    return orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def index_txt(listed: Sequence[Mapping[str, Any]]) -> bytes:
+    """The ``.txt`` index: one URI per line."""
+    return "".join(f"{f['uri']}\n" for f in listed).encode()
+
+
+def check_index_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise FileIndexError(
+            f"index name {name!r}: use 1 to 200 letters, digits, '.', '_', '+' or '-', "
+            "starting with a letter or digit"
+        )
+    return name.removesuffix(INDEX_SUFFIX)
+
+
+def files_under(directory: Path) -> list[tuple[str, Path]]:
+    """Every regular file under ``directory``, recursively, as (relative path, path), sorted.
+
+    A symlink whose target lies outside ``directory`` is refused (:class:`UnsafePathError`);
+    one that stays inside is followed for a file and not descended for a directory (its files
+    are listed under their own path). Sockets, FIFOs and devices are left out.
+    """
+    if not directory.is_dir():
+        raise FileIndexError(f"{directory}: not a directory")
+    root = Path(os.path.realpath(directory))
+    found: list[tuple[str, Path]] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        for name in sorted(dirnames):
+            if (here / name).is_symlink():
+                _inside(root, here / name)
+                dirnames.remove(name)
+        for name in filenames:
+            full = here / name
+            target = _inside(root, full) if full.is_symlink() else full
+            try:
+                mode = target.stat().st_mode
+            except FileNotFoundError:
+                continue
+            if not stat.S_ISREG(mode):
+                continue
+            relative = full.relative_to(root).as_posix()
+            found.append((store_path(relative), target))
+    found.sort(key=lambda item: item[0])
+    return found
+
+
+def _inside(root: Path, link: Path) -> Path:
+    real = Path(os.path.realpath(link))
+    if not real.is_relative_to(root) or real == root:
+        raise UnsafePathError(
+            f"{link}: a symlink leading outside {root}; copy the file into the directory instead"
+        )
+    return real
+
+
+def _chunks_of(path: Path) -> Iterator[bytes]:
+    # O_NOFOLLOW: a file swapped for a symlink after the walk checked it is not read.
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as source:
+        while chunk := source.read(CHUNK_SIZE):
+            yield chunk
+
+
+def add_file_index(
+    service: FileService,
+    recid: str,
+    directory: Path,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+) -> FileIndexResult:
+    """Store every file under ``directory`` and add a file index listing them to ``recid``.
+
+    The files keep their relative paths under ``eos/opendata/openhep/<recid>/<id>/files/``;
+    size, adler32 and sha256 are measured while they are stored. The two index files
+    (``<name>_file_index.json``/``.txt``, ``name`` defaulting to the directory's name) are
+    stored beside them and added to the record's ``files[]`` as one new version (an index of
+    the same name is replaced); the listed files go to the catalogue in the same transaction.
+    Any failure removes every stored byte and leaves the record and its indices as they were.
+    """
+    base = check_index_name(name if name is not None else directory.resolve().name)
+    key = base + INDEX_SUFFIX
+    listed_paths = files_under(directory)
+    if not listed_paths:
+        raise FileIndexError(f"{directory}: holds no files to index")
+    service.catalog.get(recid, include_embargoed=True)  # RecordNotFoundError before any write
+    prefix = f"{ADDED_FILES_PREFIX}/{recid}/{uuid.uuid4().hex[:12]}"
+    written: list[AddedFile] = []
+    try:
+        listed: list[AddedFile] = []
+        for relative, path in listed_paths:
+            added = _store(
+                service, f"{prefix}/files/{relative}", _chunks_of(path), file_type_for(relative)
+            )
+            written.append(added)
+            listed.append(added)
+        entries = [f.entry for f in listed]
+        count = f"{len(entries)} file" + ("" if len(entries) == 1 else "s")
+        text = description or f"{base} file index ({count}) for access to data"
+        index_files: list[AddedFile] = []
+        for extension, content in (("json", index_json(entries)), ("txt", index_txt(entries))):
+            added = _store(
+                service,
+                f"{prefix}/file-indexes/{key}.{extension}",
+                [content],
+                INDEX_TYPES[extension],
+                text,
+            )
+            written.append(added)
+            index_files.append(added)
+        result = _write(service, recid, key, index_files, listed)
+    except BaseException:
+        for done in written:
+            with contextlib.suppress(OSError, UnsafePathError):
+                service.store.remove(done.path)
+        raise
+    return result
+
+
+def _store(
+    service: FileService,
+    path: str,
+    chunks: Iterator[bytes] | list[bytes],
+    file_type: str | None,
+    description: str | None = None,
+) -> AddedFile:
+    uri = service.rules.to_uri(path)
+    if uri is None:
+        raise FileIndexError(
+            f"no OPENHEP_STORAGE_PREFIXES rule publishes {ADDED_FILES_PREFIX}/: add one such as"
+            " root://eospublic.cern.ch//eos/opendata/=eos/opendata/"
+        )
+    obj, digests = service.store.write(path, chunks, max_bytes=service.max_upload_bytes)
+    entry: dict[str, Any] = {
+        "checksum": digests.adler32,
+        "key": path.rsplit("/", 1)[-1],
+        "size": obj.size,
+        "uri": uri,
+    }
+    if file_type:
+        entry["type"] = file_type
+    if description:
+        entry["description"] = description
+    return AddedFile(entry, path, digests)
+
+
+def _replica(added: AddedFile, now: datetime) -> Replica:
+    d: Digests = added.digests
+    return Replica(added.path, d.size, d.adler32, d.sha256, "available", now, now)
+
+
+def _write(
+    service: FileService,
+    recid: str,
+    key: str,
+    index_files: list[AddedFile],
+    listed: list[AddedFile],
+) -> FileIndexResult:
+    rows = [{k: f.entry[k] for k in ("uri", "size", "checksum")} for f in listed]
+    for attempt in range(_WRITE_ATTEMPTS):
+        # Re-read on each attempt: someone may have written the record while bytes streamed in.
+        stored = service.catalog.get(recid, include_embargoed=True)
+        record = service._with_files(stored, [f.entry for f in index_files])
+        now = datetime.now(UTC)
+        try:
+            result = service.catalog.write(
+                [record],
+                replicas=[_replica(f, now) for f in (*listed, *index_files)],
+                expect_versions={recid: stored.version},
+                file_index_entries={recid: {key: rows}},
+                now=now,
+            )
+        except CatalogConflictError:
+            if attempt == _WRITE_ATTEMPTS - 1:
+                raise
+            continue
+        version = stored.version + (0 if recid in result.unchanged else 1)
+        return FileIndexResult(recid, version, key, index_files, listed)
+    raise AssertionError("unreachable")

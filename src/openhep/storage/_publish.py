@@ -1,0 +1,149 @@
+"""Publishing a record together with the bytes of its files, in one version, idempotently."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from openhep.catalog import RecordNotFoundError, Replica, file_key
+from openhep.model import validate_record
+from openhep.storage._checksum import Digester
+from openhep.storage._paths import UnsafePathError, file_name
+from openhep.storage._service import (
+    ADDED_FILES_PREFIX,
+    AddedFile,
+    CorruptFileError,
+    FileNotServedError,
+    FileService,
+    file_type_for,
+)
+from openhep.storage._store import CHUNK_SIZE
+
+Outcome = Literal["created", "updated", "unchanged"]
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    recid: str
+    outcome: Outcome
+    files: list[dict[str, Any]]
+    stored: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "recid": self.recid,
+            "outcome": self.outcome,
+            "stored": self.stored,
+            "files": self.files,
+        }
+
+
+def _chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as source:
+        while chunk := source.read(CHUNK_SIZE):
+            yield chunk
+
+
+def _measure(path: Path) -> tuple[int, str]:
+    digester = Digester(sha256=False)
+    for chunk in _chunks(path):
+        digester.update(chunk)
+    digests = digester.digests()
+    return digests.size, digests.adler32
+
+
+def _held(service: FileService, entry: dict[str, Any]) -> bool:
+    """Whether the bytes of a record's file are here, good and of the size it says."""
+    path = service.path_of(str(entry["uri"]))
+    if path is None:
+        return False
+    try:
+        served = service.servable(path)
+    except (FileNotServedError, CorruptFileError, UnsafePathError):
+        return False
+    return (served.size, served.checksum) == (entry["size"], entry["checksum"])
+
+
+def publish_record(
+    service: FileService, data: dict[str, Any], sources: Sequence[tuple[str, Path]]
+) -> PublishResult:
+    """Create or update the record ``data`` (CODP JSON without ``files``) with ``sources``.
+
+    Each source (key, local file) is stored under ``eos/opendata/openhep/<recid>/<id>/<key>``
+    with the size and adler32 measured while storing, unless the record already holds a file
+    of that key with the same size and checksum whose bytes are here: then that entry is kept,
+    so publishing the same record and files again changes nothing (no new version). The record
+    and the replicas of its new files are written in one transaction; a failure removes the
+    bytes stored.
+    """
+    recid = str(data["recid"])
+    keys = [file_name(key) for key, _ in sources]
+    if len(set(keys)) != len(keys):
+        raise ValueError("each file of a record needs its own key")
+    try:
+        existing = service.catalog.get(recid, include_embargoed=True)
+    except RecordNotFoundError:
+        existing = None
+    current = {file_key(f): f for f in (existing.metadata.get("files", []) if existing else [])}
+    reusable = {
+        key: entry for key, entry in current.items() if key in keys and _held(service, entry)
+    }
+    upload = uuid.uuid4().hex[:12]
+    added: list[AddedFile] = []
+    entries: list[dict[str, Any]] = []
+    try:
+        for key, path in sources:
+            kept = reusable.get(key)
+            if kept is not None and (kept["size"], kept["checksum"]) == _measure(path):
+                entries.append(dict(kept))
+                continue
+            store_path = f"{ADDED_FILES_PREFIX}/{recid}/{upload}/{key}"
+            uri = service.rules.to_uri(store_path)
+            if uri is None:
+                raise ValueError(
+                    f"no OPENHEP_STORAGE_PREFIXES rule publishes {ADDED_FILES_PREFIX}/: add one"
+                    " such as root://eospublic.cern.ch//eos/opendata/=eos/opendata/"
+                )
+            obj, digests = service.store.write(store_path, _chunks(path))
+            entry: dict[str, Any] = {
+                "checksum": digests.adler32,
+                "key": key,
+                "size": obj.size,
+                "uri": uri,
+            }
+            kind = file_type_for(key)
+            if kind:
+                entry["type"] = kind
+            added.append(AddedFile(entry, store_path, digests))
+            entries.append(entry)
+        record = validate_record({**data, "files": entries})
+        now = datetime.now(UTC)
+        result = service.catalog.write(
+            [record],
+            replicas=[
+                Replica(
+                    a.path,
+                    a.digests.size,
+                    a.digests.adler32,
+                    a.digests.sha256,
+                    "available",
+                    now,
+                    now,
+                )
+                for a in added
+            ],
+            expect_versions={recid: existing.version if existing else 0},
+            now=now,
+        )
+    except BaseException:
+        for a in added:
+            with contextlib.suppress(OSError, UnsafePathError):
+                service.store.remove(a.path)
+        raise
+    outcome: Outcome = "created" if result.created else "updated" if result.updated else "unchanged"
+    return PublishResult(recid, outcome, entries, len(added))

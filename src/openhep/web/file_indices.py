@@ -1,0 +1,51 @@
+"""``/record/<recid>/file_index/<key>``: a record's file index as JSON or as a list of URIs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi.responses import Response
+
+from openhep.formats import file_index_listing
+from openhep.web._deps import portal
+
+router = APIRouter(tags=["files"])
+
+RecidPath = Annotated[str, Path(pattern=r"^[0-9]{1,12}$", description="The record's recid.")]
+KeyPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=255,
+        description=(
+            "The index file's key, `<name>_file_index.json` or `.txt`; without an extension "
+            "(the `_file_indices[].key` cernopendata-client links to) the `.json` listing."
+        ),
+    ),
+]
+
+
+@router.get(
+    "/record/{recid}/file_index/{key}",
+    summary="A record's file index",
+    description=(
+        "The files a file index of a public record lists: `.json` gives a JSON list of "
+        "`{checksum, key, size, uri}`, `.txt` one URI per line."
+    ),
+)
+async def file_index(request: Request, recid: RecidPath, key: KeyPath) -> Response:
+    view = portal(request).record(recid)
+    found = file_index_listing(view.stored.metadata.get("files", []), view.index_entries, key)
+    if found is None:
+        raise HTTPException(
+            404,
+            f"record {recid} has no file index {key!r} whose contents are known here;"
+            f" its indices are in _file_indices of /api/records/{recid}",
+        )
+    kind, listed = found
+    if kind == "txt":
+        text = "".join(f"{f['uri']}\n" for f in listed)
+        return Response(text, media_type="text/plain; charset=utf-8")
+    return Response(orjson.dumps(listed), media_type="application/json")

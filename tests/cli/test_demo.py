@@ -1,0 +1,139 @@
+"""``openhep demo``'s sample records: real bytes, true sizes and checksums, idempotent re-runs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from openhep.catalog import Catalog
+from openhep.cli import app
+from openhep.cli._samples import SAMPLE_RECIDS, SAMPLES
+from openhep.settings import Settings
+
+runner = CliRunner()
+DOUBLEMU = "cms-derived-nanoaod-outreach-DoubleMuParked.json"
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for variable in ("OPENHEP_DATABASE_URL", "OPENHEP_STORAGE_URL", "OPENHEP_STORAGE_PREFIXES"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("OPENHEP_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def records(codp_dir: Path, tmp_path: Path) -> Path:
+    """A records directory with CODP's 12341 only (the parent one sample names)."""
+    folder = tmp_path / "records"
+    folder.mkdir()
+    shutil.copy(codp_dir / DOUBLEMU, folder / DOUBLEMU)
+    return folder
+
+
+def demo(*args: str) -> dict[str, Any]:
+    result = runner.invoke(app, ["demo", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    summary: dict[str, Any] = json.loads(result.stdout)
+    return summary
+
+
+def test_every_sample_becomes_a_record_with_its_true_bytes(
+    home: Path, records: Path, anchors: Path
+) -> None:
+    summary = demo("--records", str(records), "--samples", str(anchors))
+    recids = [s.recid for s in SAMPLES]
+    assert summary["samples"] == {
+        "created": len(SAMPLES),
+        "updated": 0,
+        "unchanged": 0,
+        "recids": recids,
+        "skipped": [],
+    }
+    assert all(int(r) in SAMPLE_RECIDS for r in recids)
+    with Catalog.open(Settings.from_env()) as catalog:
+        for sample in SAMPLES:
+            stored = catalog.get(sample.recid)
+            data = (anchors / sample.directory / sample.file).read_bytes()
+            (entry,) = stored.metadata["files"]
+            assert entry["key"] == sample.file
+            assert entry["size"] == stored.metadata["distribution"]["size"] == len(data)
+            assert entry["checksum"] == f"adler32:{zlib.adler32(data):08x}"
+            assert stored.metadata["experiment"] == ["CMS"]
+            path = entry["uri"].removeprefix("root://eospublic.cern.ch//")
+            assert (home / "files" / path).read_bytes() == data
+        # The RNTuple sample is a record of its own, related to (never posing as) 12341.
+        sample = catalog.get("990001").metadata
+        parent = catalog.get("12341").metadata
+        assert sample["relations"] == [
+            {
+                "type": "isChildOf",
+                "recid": "12341",
+                "doi": parent["doi"],
+                "title": parent["title"],
+                "description": "This sample holds the first 1,000 events of",
+            }
+        ]
+        assert sample["files"][0]["checksum"] != parent["files"][0]["checksum"]
+        assert "doi" not in sample
+        assert sample["distribution"]["number_events"] == 1000
+
+
+def test_running_the_demo_again_changes_nothing(home: Path, records: Path, anchors: Path) -> None:
+    demo("--records", str(records), "--samples", str(anchors))
+    stored_files = sorted(p for p in (home / "files").rglob("*") if p.is_file())
+    again = demo("--records", str(records), "--samples", str(anchors))
+    assert again["unchanged"] == 1
+    assert (again["samples"]["unchanged"], again["samples"]["created"]) == (len(SAMPLES), 0)
+    assert sorted(p for p in (home / "files").rglob("*") if p.is_file()) == stored_files
+    with Catalog.open(Settings.from_env()) as catalog:
+        assert all(len(catalog.versions(s.recid)) == 1 for s in SAMPLES)
+
+
+def test_a_sample_whose_bytes_went_missing_is_stored_again(
+    home: Path, records: Path, anchors: Path
+) -> None:
+    demo("--records", str(records), "--samples", str(anchors))
+    with Catalog.open(Settings.from_env()) as catalog:
+        uri = catalog.get("990004").metadata["files"][0]["uri"]
+    # Gone behind the catalogue's back (its replica row still claims it).
+    (home / "files" / uri.removeprefix("root://eospublic.cern.ch//")).unlink()
+    again = demo("--records", str(records), "--samples", str(anchors))
+    assert (again["samples"]["updated"], again["samples"]["unchanged"]) == (1, len(SAMPLES) - 1)
+    with Catalog.open(Settings.from_env()) as catalog:
+        assert len(catalog.versions("990004")) == 2
+        new_uri = catalog.get("990004").metadata["files"][0]["uri"]
+    assert (home / "files" / new_uri.removeprefix("root://eospublic.cern.ch//")).is_file()
+
+
+def test_missing_samples_are_skipped_and_said(
+    home: Path, records: Path, anchors: Path, tmp_path: Path
+) -> None:
+    partial = tmp_path / "partial"
+    (partial / "ispy").mkdir(parents=True)
+    shutil.copy(anchors / "ispy" / "Hto4l_120-130GeV.ig", partial / "ispy")
+    summary = demo("--records", str(records), "--samples", str(partial))
+    assert summary["samples"]["recids"] == ["990008"]
+    assert len(summary["samples"]["skipped"]) == len(SAMPLES) - 1
+    text = runner.invoke(app, ["demo", "--records", str(records), "--samples", str(partial)])
+    assert text.exit_code == 0
+    assert "skipped sample cms-samples/uproot-Zmumu.root: not found under" in text.stderr
+    assert "1 unchanged, 8 skipped" in text.stderr
+
+
+def test_without_anchors_the_demo_says_what_it_skipped(
+    home: Path, records: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no ../shared/anchors seen from here
+    result = runner.invoke(app, ["demo", "--records", str(records)])
+    assert result.exit_code == 0, result.output
+    assert "skipped the sample records" in result.stderr
+    assert "pass --samples DIR" in result.stderr
+    summary = demo("--records", str(records), "--no-samples")
+    assert "samples" not in summary
