@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 import zlib
 from pathlib import Path
 from typing import Any
@@ -137,3 +138,29 @@ def test_without_anchors_the_demo_says_what_it_skipped(
     assert "pass --samples DIR" in result.stderr
     summary = demo("--records", str(records), "--no-samples")
     assert "samples" not in summary
+
+
+def test_samples_from_a_scikit_hep_testdata_wheel(
+    home: Path, records: Path, anchors: Path, tmp_path: Path
+) -> None:
+    # A wheel laid out as scikit-hep-testdata 0.3.12's (its files are byte for byte those of
+    # ../shared/anchors/cms-samples), built here rather than fetched from the registry.
+    wheel = tmp_path / "scikit_hep_testdata-0.3.12-py2.py3-none-any.whl"
+    names = ["uproot-Zmumu.root", "uproot-HZZ.root", "uproot-small-dy-withoffsets.root"]
+    with zipfile.ZipFile(wheel, "w") as archive:
+        archive.writestr("skhep_testdata/__init__.py", "")
+        for name in names:
+            archive.write(anchors / "cms-samples" / name, f"skhep_testdata/data/{name}")
+    summary = demo("--records", str(records), "--samples", str(wheel))
+    assert summary["samples"]["recids"] == ["990004", "990005", "990006"]
+    assert summary["samples"]["created"] == 3
+    with Catalog.open(Settings.from_env()) as catalog:
+        entry = catalog.get("990004").metadata["files"][0]
+    data = (anchors / "cms-samples" / "uproot-Zmumu.root").read_bytes()
+    assert (entry["size"], entry["checksum"]) == (len(data), f"adler32:{zlib.adler32(data):08x}")
+    assert demo("--records", str(records), "--samples", str(wheel))["samples"]["unchanged"] == 3
+    not_a_wheel = tmp_path / "broken.whl"
+    not_a_wheel.write_bytes(b"not a zip")
+    result = runner.invoke(app, ["demo", "--records", str(records), "--samples", str(not_a_wheel)])
+    assert result.exit_code == 1
+    assert "not a usable wheel" in result.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Annotated
 
@@ -16,7 +17,14 @@ from openhep.cli._catalog import (
     print_report,
     progress_reporter,
 )
-from openhep.cli._samples import SAMPLE_DIRS, SamplesReport, find_samples, publish_samples
+from openhep.cli._samples import (
+    SAMPLE_DIRS,
+    SamplesReport,
+    find_samples,
+    publish_samples,
+    samples_from_wheel,
+)
+from openhep.settings import Settings
 
 
 def find_demo_records(start: Path) -> Path | None:
@@ -40,7 +48,8 @@ def demo_command(
         Path | None,
         typer.Option(
             "--samples",
-            help="Directory holding cms-samples/ and ispy/ (default: ../shared/anchors).",
+            help="Directory holding cms-samples/ and ispy/ (default: ../shared/anchors), or a"
+            " scikit-hep-testdata 0.3.12 wheel.",
         ),
     ] = None,
     no_samples: Annotated[
@@ -87,10 +96,17 @@ def load_samples(directory: Path | None, *, quiet: bool) -> SamplesReport:
         report = SamplesReport(skipped=[f"{d}/: not found" for d in SAMPLE_DIRS])
         err.print(
             "skipped the sample records: no ../shared/anchors/cms-samples or ispy here; "
-            "pass --samples DIR to publish them",
+            "pass --samples DIR to publish them (or --samples WHEEL with the wheel that "
+            "`pip download --no-deps scikit-hep-testdata==0.3.12` fetches)",
             markup=False,
         )
         return report
+    if anchors.is_file():
+        try:
+            anchors = samples_from_wheel(anchors, Settings.from_env().home / "cache" / "samples")
+        except (zipfile.BadZipFile, ValueError, OSError) as exc:
+            err.print(f"error: --samples {anchors}: not a usable wheel: {exc}", markup=False)
+            raise typer.Exit(1) from None
     with file_service() as service:
         report = publish_samples(service, anchors)
     for skipped in report.skipped:

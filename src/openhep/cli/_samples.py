@@ -9,6 +9,8 @@ parents (``isChildOf``), and never poses as that record.
 
 from __future__ import annotations
 
+import shutil
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +22,10 @@ from openhep.storage import FileService, PublishResult, publish_record
 SAMPLE_RECIDS = range(990001, 991000)
 #: Where the samples are looked for: ``../shared/anchors/{cms-samples,ispy}``.
 SAMPLE_DIRS = ("cms-samples", "ispy")
+#: Where a scikit-hep-testdata wheel keeps its files (0.3.12, the last to bundle them).
+WHEEL_DATA = "skhep_testdata/data/"
+#: The largest sample file taken from a wheel (the samples are well below 1 MB).
+MAX_SAMPLE_BYTES = 64 << 20
 #: The publication date of the sample records on this instance.
 SAMPLES_PUBLISHED = "2026"
 
@@ -190,6 +196,36 @@ def find_samples(start: Path) -> Path | None:
         if any((candidate / d).is_dir() for d in SAMPLE_DIRS):
             return candidate
     return None
+
+
+def samples_from_wheel(wheel: Path, cache: Path) -> Path:
+    """The ROOT samples a scikit-hep-testdata wheel holds, extracted to ``cache/cms-samples/``.
+
+    ``pip download --no-deps scikit-hep-testdata==0.3.12`` fetches such a wheel; it holds
+    uproot-Zmumu.root, uproot-HZZ.root and uproot-small-dy-withoffsets.root, byte for byte the
+    files of ``../shared/anchors/cms-samples``. Returns ``cache``, to publish from like an
+    anchors directory.
+    """
+    target_dir = cache / "cms-samples"
+    with zipfile.ZipFile(wheel) as archive:
+        for sample in SAMPLES:
+            if sample.directory != "cms-samples":
+                continue
+            try:
+                info = archive.getinfo(WHEEL_DATA + sample.file)
+            except KeyError:
+                continue
+            if info.file_size > MAX_SAMPLE_BYTES:
+                raise ValueError(f"{wheel}: {sample.file} is larger than a sample can be")
+            target = target_dir / sample.file
+            if target.is_file() and target.stat().st_size == info.file_size:
+                continue
+            target_dir.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(target.name + ".partial")
+            with archive.open(info) as source, partial.open("wb") as out:
+                shutil.copyfileobj(source, out)
+            partial.replace(target)
+    return cache
 
 
 @dataclass(slots=True)
