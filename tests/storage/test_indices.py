@@ -28,6 +28,9 @@ from openhep.storage import (
     Store,
     UnsafePathError,
     add_file_index,
+    expand_file_indices,
+    index_json,
+    parse_index_json,
 )
 
 PARENT = "12341"
@@ -324,3 +327,117 @@ def test_files_index_command(
     missing = runner.invoke(app, ["files", "index", "999999", "--from-dir", str(sample_dir)])
     assert missing.exit_code == 1
     assert "ingest the record first" in missing.stderr
+
+
+# -- expanding index files held here (ingested with their bytes, not built here) ---------------
+
+EOS = "root://eospublic.cern.ch//"
+
+
+def put(store: Store, path: str, data: bytes) -> dict[str, Any]:
+    store.write(path, [data])
+    return {"uri": EOS + path, "size": len(data), "checksum": adler32(data)}
+
+
+def test_index_files_held_here_are_expanded(
+    service: FileService, catalog: Catalog, anchors: Path
+) -> None:
+    # As if CODP's files had been copied into the store and the record ingested as CODP has it.
+    data = (anchors / "cms-samples" / "uproot-Zmumu.root").read_bytes()
+    listed = [put(service.store, "eos/opendata/cms/Run2010B/files/uproot-Zmumu.root", data)]
+    index = put(
+        service.store,
+        "eos/opendata/cms/Run2010B/file-indexes/Zmumu_file_index.json",
+        index_json([{**listed[0], "type": "root"}]),
+    )
+    broken = put(
+        service.store, "eos/opendata/cms/Run2010B/file-indexes/broken_file_index.json", b"{"
+    )
+    remote = {
+        "uri": EOS + "eos/opendata/cms/elsewhere/far_file_index.json",
+        "size": 3,
+        "checksum": "adler32:00000001",
+    }
+    parent = catalog.get(PARENT).metadata
+    files = [
+        {**index, "type": "index.json"},
+        {**broken, "type": "index.json"},
+        {**remote, "type": "index.json"},
+    ]
+    catalog.write([validate_record({**parent, "files": parent["files"] + files})])
+    report = service.fixity()  # registers the copied files the record names
+    assert report.ok, report.as_dict()
+    version = catalog.get(PARENT).version
+
+    found = {i.key: i for i in expand_file_indices(service, PARENT)}
+    assert (found["Zmumu_file_index"].number_files, found["Zmumu_file_index"].problem) == (1, None)
+    assert "broken_file_index.json: not JSON" in str(found["broken_file_index"].problem)
+    assert "not held here" in str(found["far_file_index"].problem)
+    assert catalog.get(PARENT).version == version  # the record itself is unchanged
+    entries = catalog.file_index_entries(PARENT)
+    assert [(e["index_key"], e["uri"], e["size"], e["checksum"]) for e in entries] == [
+        ("Zmumu_file_index", listed[0]["uri"], len(data), adler32(data))
+    ]
+
+
+def test_an_index_whose_bytes_are_not_the_records_is_not_expanded(
+    service: FileService, catalog: Catalog
+) -> None:
+    path = "eos/opendata/cms/x/file-indexes/x_file_index.json"
+    index = put(service.store, path, b"[]")
+    parent = catalog.get(PARENT).metadata
+    wrong = {**index, "checksum": "adler32:00000001", "type": "index.json"}
+    catalog.write([validate_record({**parent, "files": [wrong]})])
+    service.fixity()
+    (found,) = expand_file_indices(service, PARENT)
+    assert found.problem is not None
+    assert "not the ones the record names" in found.problem or "fixity" in found.problem
+    assert catalog.file_index_entries(PARENT) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"uri": 1}', "expected a JSON list"),
+        (b"[1]", "[0]: expected an object"),
+        (b'[{"uri": "/etc/passwd", "size": 1, "checksum": "adler32:1"}]', "[0].uri"),
+        (b'[{"uri": "root://h//f", "size": -1, "checksum": "adler32:1"}]', "[0].size"),
+        (b'[{"uri": "root://h//f", "size": true, "checksum": "adler32:1"}]', "[0].size"),
+        (b'[{"uri": "root://h//f", "size": 1, "checksum": "md5:1"}]', "[0].checksum"),
+    ],
+)
+def test_malformed_index_json_says_where(content: bytes, message: str) -> None:
+    with pytest.raises(FileIndexError) as caught:
+        parse_index_json("x_file_index.json", content)
+    assert str(caught.value).startswith("x_file_index.json")
+    assert message in str(caught.value)
+
+
+def test_parsed_index_json_is_canonical() -> None:
+    content = (
+        b'[{"uri": "root://h//f.root", "size": 5, "checksum": "adler32:5f4f3b7", "type": "root"}]'
+    )
+    assert parse_index_json("x", content) == [
+        {"uri": "root://h//f.root", "size": 5, "checksum": "adler32:05f4f3b7"}
+    ]
+
+
+def test_files_index_expand_command(
+    tmp_path: Path, codp_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPENHEP_DATABASE_URL", raising=False)
+    monkeypatch.delenv("OPENHEP_STORAGE_URL", raising=False)
+    monkeypatch.setenv("OPENHEP_HOME", str(tmp_path / "home"))
+    runner = CliRunner()
+    assert (
+        runner.invoke(app, ["ingest", str(codp_dir / "cms-primary-datasets.json")]).exit_code == 0
+    )
+    # CODP's record 1: six .json indices, all on CERN's EOS, none held here.
+    result = runner.invoke(app, ["files", "index", "1", "--expand", "--json"])
+    assert result.exit_code == 1
+    printed = json.loads(result.stdout)
+    assert len(printed["indices"]) == 6
+    assert all("not held here" in i["problem"] for i in printed["indices"])
+    both = runner.invoke(app, ["files", "index", "1", "--expand", "--from-dir", str(tmp_path)])
+    assert both.exit_code == 2
+    assert runner.invoke(app, ["files", "index", "1"]).exit_code == 2

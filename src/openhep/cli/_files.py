@@ -22,6 +22,7 @@ from openhep.storage import (
     FileTooLargeError,
     UnsafePathError,
     add_file_index,
+    expand_file_indices,
 )
 
 files_app = typer.Typer(
@@ -192,12 +193,19 @@ def token_revoke_command(
 def index_command(
     recid: Annotated[str, typer.Argument(help="The record the file index belongs to.")],
     from_dir: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--from-dir",
             help="Directory whose files (recursively, sorted, relative paths kept) are indexed.",
         ),
-    ],
+    ] = None,
+    expand: Annotated[
+        bool,
+        typer.Option(
+            "--expand",
+            help="Instead: read the record's .json index files held here into _file_indices.",
+        ),
+    ] = False,
     name: Annotated[
         str | None,
         typer.Option(
@@ -210,7 +218,14 @@ def index_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Store every file under a directory and add a file index listing them to a record (one
-    new version): NAME_file_index.json and .txt, expanded in the API's _file_indices."""
+    new version): NAME_file_index.json and .txt, expanded in the API's _file_indices. With
+    --expand, read the record's .json index files held here into _file_indices instead."""
+    if (from_dir is None) == (not expand):
+        raise fail("give either --from-dir DIR (build an index) or --expand", 2)
+    if expand:
+        expand_indices(recid, as_json=as_json)
+        return
+    assert from_dir is not None
     with file_service() as service:
         try:
             result = add_file_index(service, recid, from_dir, name=name, description=description)
@@ -237,6 +252,28 @@ def index_command(
         + ", ".join(f.entry["key"] for f in result.index_files),
         markup=False,
     )
+
+
+def expand_indices(recid: str, *, as_json: bool) -> None:
+    with file_service() as service:
+        try:
+            found = expand_file_indices(service, recid)
+        except RecordNotFoundError as exc:
+            raise fail(f"{exc}: ingest the record first") from None
+        except (CatalogConflictError, RecordValidationError) as exc:
+            raise fail(f"nothing was expanded: {exc}") from None
+    if as_json:
+        emit_json({"recid": recid, "indices": [i.as_dict() for i in found]})
+    else:
+        for index in found:
+            if index.problem is None:
+                err.print(f"{index.key}: {index.number_files:,} files", markup=False)
+            else:
+                err.print(f"{index.key}: not expanded: {index.problem}", markup=False)
+        if not found:
+            err.print(f"record {recid} has no .json index files", markup=False)
+    if any(i.problem is not None for i in found):
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

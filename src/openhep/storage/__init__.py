@@ -2,11 +2,14 @@
 
 from openhep.storage._checksum import Digester, Digests, digest_chunks
 from openhep.storage._indices import (
+    ExpandedIndex,
     FileIndexError,
     FileIndexResult,
     add_file_index,
+    expand_file_indices,
     index_json,
     index_txt,
+    parse_index_json,
 )
 from openhep.storage._open import open_store
 from openhep.storage._paths import (
@@ -50,6 +53,7 @@ __all__ = [
     "CorruptFileError",
     "Digester",
     "Digests",
+    "ExpandedIndex",
     "FileIndexError",
     "FileIndexResult",
     "FileKeyError",
@@ -68,10 +72,12 @@ __all__ = [
     "UnsafePathError",
     "add_file_index",
     "digest_chunks",
+    "expand_file_indices",
     "file_name",
     "index_json",
     "index_txt",
     "open_store",
+    "parse_index_json",
     "publish_record",
     "read_chunks",
     "store_path",

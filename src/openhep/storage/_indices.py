@@ -25,11 +25,14 @@ from typing import Any
 import orjson
 
 from openhep.catalog import CatalogConflictError, Replica
-from openhep.storage._checksum import Digests
+from openhep.model import normalize_checksum, validate_record
+from openhep.storage._checksum import Digests, digest_chunks
 from openhep.storage._paths import UnsafePathError, store_path
 from openhep.storage._service import (
     ADDED_FILES_PREFIX,
     AddedFile,
+    CorruptFileError,
+    FileNotServedError,
     FileService,
     file_type_for,
 )
@@ -41,6 +44,8 @@ INDEX_SUFFIX = "_file_index"
 INDEX_TYPES = {"json": "index.json", "txt": "index.txt"}
 #: Letters an index name may use: it becomes a file name and part of a URL.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
+#: What a listed file's URI looks like (as in a record's ``files[]``).
+_FILE_URI = re.compile(r"^(root|https?|file|s3)://\S+$")
 #: How often building an index retries when the record changed while the bytes streamed in.
 _WRITE_ATTEMPTS = 5
 
@@ -271,3 +276,98 @@ def _write(
         version = stored.version + (0 if recid in result.unchanged else 1)
         return FileIndexResult(recid, version, key, index_files, listed)
     raise AssertionError("unreachable")
+
+
+#: The largest index file read when expanding one (CODP's largest are a few MB).
+MAX_INDEX_BYTES = 256 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class ExpandedIndex:
+    """One index file of a record read back: its key and the files it lists (or why not)."""
+
+    key: str
+    number_files: int
+    problem: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "number_files": self.number_files, "problem": self.problem}
+
+
+def parse_index_json(name: str, content: bytes) -> list[dict[str, Any]]:
+    """The files a ``.json`` index lists, each ``uri``, ``size``, ``checksum`` (canonical)."""
+    try:
+        rows = orjson.loads(content)
+    except orjson.JSONDecodeError as exc:
+        raise FileIndexError(f"{name}: not JSON ({exc})") from None
+    if not isinstance(rows, list):
+        raise FileIndexError(f"{name}: expected a JSON list of files")
+    listed: list[dict[str, Any]] = []
+    for i, row in enumerate(rows):
+        where = f"{name}[{i}]"
+        if not isinstance(row, dict):
+            raise FileIndexError(f"{where}: expected an object with uri, size and checksum")
+        uri, size, checksum = row.get("uri"), row.get("size"), row.get("checksum")
+        if not isinstance(uri, str) or not _FILE_URI.match(uri) or len(uri) > 4096:
+            raise FileIndexError(f"{where}.uri: expected a URI such as 'root://…/file.root'")
+        if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size < 2**63:
+            raise FileIndexError(f"{where}.size: expected a number of bytes")
+        try:
+            canonical = normalize_checksum(checksum if isinstance(checksum, str) else "")
+        except ValueError as exc:
+            raise FileIndexError(f"{where}.checksum: {exc}") from None
+        listed.append({"uri": uri, "size": size, "checksum": canonical})
+    return listed
+
+
+def expand_file_indices(service: FileService, recid: str) -> list[ExpandedIndex]:
+    """Read the record's ``.json`` index files held here and list their files in the catalogue.
+
+    For records whose index files were stored or registered here (ingested with their bytes
+    copied into the store, uploaded, restored) rather than built by :func:`add_file_index`.
+    An index file must be held here, good, and have the size and checksum the record says;
+    one that is not is reported with its problem and left as it was. All the indices read are
+    written in one transaction, on condition that the record has not changed meanwhile.
+    """
+    stored = service.catalog.get(recid, include_embargoed=True)
+    found: list[ExpandedIndex] = []
+    contents: dict[str, list[dict[str, Any]]] = {}
+    for entry in stored.metadata.get("files", []):
+        name = str(entry.get("key") or str(entry["uri"]).rsplit("/", 1)[-1])
+        key = index_key_of(name)
+        if entry.get("type") != "index.json" or key is None:
+            continue
+        try:
+            contents[key] = _read_index(service, name, entry)
+            found.append(ExpandedIndex(key, len(contents[key])))
+        except (FileIndexError, FileNotServedError, CorruptFileError, UnsafePathError) as exc:
+            found.append(ExpandedIndex(key, 0, str(exc)))
+    if contents:
+        record = validate_record(stored.metadata)
+        service.catalog.write(
+            [record],
+            expect_versions={recid: stored.version},
+            file_index_entries={recid: contents},
+        )
+    return found
+
+
+def _read_index(service: FileService, name: str, entry: Mapping[str, Any]) -> list[dict[str, Any]]:
+    path = service.path_of(str(entry["uri"]))
+    if path is None:
+        raise FileIndexError(f"{name} is not held here; it is at {entry['uri']}")
+    try:
+        served = service.servable(path)
+    except FileNotServedError:
+        raise FileIndexError(f"{name} is not held here; it is at {entry['uri']}") from None
+    if served.size > MAX_INDEX_BYTES:
+        raise FileIndexError(f"{name}: larger than {MAX_INDEX_BYTES} bytes")
+    with service.reader(served) as reader:
+        content = reader.read(MAX_INDEX_BYTES + 1)
+    digests = digest_chunks([content], sha256=False)
+    if (digests.size, digests.adler32) != (entry["size"], entry["checksum"]):
+        raise FileIndexError(
+            f"{name}: the bytes held here ({digests.size} bytes, {digests.adler32}) are not"
+            f" the ones the record names ({entry['size']} bytes, {entry['checksum']})"
+        )
+    return parse_index_json(name, content)
