@@ -15,13 +15,14 @@ import re
 import shutil
 import subprocess
 import sys
+import uuid
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.utils import formatdate, parsedate_to_datetime
 from http.client import HTTPConnection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -37,6 +38,9 @@ from openhep.storage import FileService
 from openhep.web import create_app
 from openhep.web._ranges import RangeNotSatisfiableError, byte_ranges
 from openhep.web.files import attachment, content_type
+
+if TYPE_CHECKING:
+    from _services.xrootd import XRootDServer
 
 RECID = "556"  # CMS iSpy 2012, a real CODP record with no files of its own
 RECORDS_FILE = "cms-tools-ispy-2012.json"
@@ -691,3 +695,45 @@ def test_both_addresses_are_in_the_openapi_document(instance: Instance) -> None:
         assert {"get", "head"} <= set(paths[path]), path
         assert "Range" in paths[path]["get"]["description"]
     assert not any(path.startswith("//") for path in paths)
+
+
+@pytest.mark.xrootd
+def test_files_on_an_xrootd_store_are_served_the_same_way(
+    xrootd_server: XRootDServer, codp_dir: Path, anchors: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    extra = {"OPENHEP_STORAGE_URL": xrootd_server.store_url(f"files-http-{uuid.uuid4().hex}")}
+    data = (anchors / "cms-samples" / SERVED).read_bytes()
+    for args in (
+        ["ingest", str(codp_dir / RECORDS_FILE)],
+        ["files", "add", RECID, str(anchors / "cms-samples" / SERVED)],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "openhep", *args],
+            env=openhep_env(home) | extra,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+    with (
+        serving(home, tmp_path / "serve.log", env=extra) as url,
+        httpx.Client(trust_env=False, timeout=30.0) as http,
+    ):
+        whole = http.get(f"{url}/record/{RECID}/files/{SERVED}")
+        assert (whole.status_code, whole.content) == (200, data)
+        assert whole.headers["digest"].startswith(f"adler32={adler32(data)},sha-256=")
+        ranged = http.get(
+            f"{url}/record/{RECID}/files/{SERVED}", headers={"Range": "bytes=100-199,-10"}
+        )
+        assert ranged.status_code == 206
+        size = len(data)
+        assert multipart_parts(ranged) == [
+            (f"bytes 100-199/{size}", data[100:200]),
+            (f"bytes {size - 10}-{size - 1}/{size}", data[-10:]),
+        ]
+        files = http.get(f"{url}/api/records/{RECID}").json()["metadata"]["files"]
+        (uri,) = [f["uri"] for f in files if f["key"] == SERVED]
+        eos = url + "/" + uri.removeprefix("root://eospublic.cern.ch/")  # as the client does
+        assert curl("-r", "-500", eos) == data[-500:]
