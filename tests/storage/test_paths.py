@@ -4,7 +4,7 @@ and never hand a backend a path that could leave the store."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from openhep.storage import DEFAULT_PREFIXES, PrefixRules, UnsafePathError, file_name, store_path
@@ -15,6 +15,8 @@ path_alphabet = st.sampled_from(["/", ".", "..", "\\", "\x00", "\n", "a", "é", 
 tricky = st.lists(path_alphabet, max_size=30).map("".join)
 any_text = st.text(max_size=300)
 paths = st.one_of(tricky, any_text, st.text(min_size=250, max_size=1100))
+# No deadline: the test machine is shared, and these tests are about answers, not speed.
+fuzz = settings(deadline=None, max_examples=300)
 
 
 def assert_safe(path: str) -> None:
@@ -25,6 +27,7 @@ def assert_safe(path: str) -> None:
     assert len(path) <= 1024
 
 
+@fuzz
 @given(paths)
 @example("../x")
 @example("a/../../etc/passwd")
@@ -40,6 +43,7 @@ def test_store_path_is_safe_or_refused(path: str) -> None:
     assert_safe(checked)
 
 
+@fuzz
 @given(paths)
 def test_file_name_is_one_safe_name_or_refused(name: str) -> None:
     try:
@@ -50,6 +54,7 @@ def test_file_name_is_one_safe_name_or_refused(name: str) -> None:
     assert "/" not in checked
 
 
+@fuzz
 @given(paths)
 def test_checked_path_keeps_out_of_the_partial_area(path: str) -> None:
     try:
@@ -60,6 +65,7 @@ def test_checked_path_keeps_out_of_the_partial_area(path: str) -> None:
     assert checked.split("/")[0] != PARTIAL_DIR
 
 
+@fuzz
 @given(st.one_of(tricky, any_text))
 @example("root://eospublic.cern.ch//eos/opendata/=eos/opendata/")
 @example("root://a//=..,b=c")
@@ -81,6 +87,7 @@ uris = st.one_of(
 rule_targets = st.one_of(st.just(""), tricky, st.sampled_from(["eos/opendata/", "cms/", "x"]))
 
 
+@fuzz
 @given(
     st.lists(st.tuples(st.one_of(tricky, st.just("root://eospublic.cern.ch//")), rule_targets)),
     uris,
@@ -97,6 +104,7 @@ def test_prefix_rules_map_uris_to_safe_paths_or_none(
         assert_safe(path)
 
 
+@fuzz
 @given(tricky.filter(lambda tail: tail != ""))
 def test_default_rules_round_trip(tail: str) -> None:
     rules = PrefixRules()
