@@ -499,9 +499,13 @@ def test_a_flipped_byte_is_caught_by_fixity_and_never_served_as_good(
         byte = fh.read(1)
         fh.seek(1234)
         fh.write(bytes([byte[0] ^ 0x01]))
-    # Before the audit: a whole-file download is cut short, never completed with bad bytes.
+    # Before the audit: a whole-file download is cut short, never completed with bad bytes,
+    # and the file is marked corrupt on the spot: the next request is refused.
     with pytest.raises(httpx.RemoteProtocolError):
         http.get(url)
+    refused = http.get(url)
+    assert refused.status_code == 503
+    assert "found adler32:" in refused.json()["message"]
     fixity = subprocess.run(
         [sys.executable, "-m", "openhep", "fixity", "--json"],
         env=openhep_env(instance.home),

@@ -249,6 +249,11 @@ class FileService:
                 return self.servable(path)
         raise FileNotServedError(f"record {stored.recid} has no file {key!r}")
 
+    def report_corrupt(self, path: str, detail: str) -> None:
+        """Mark the replica at ``path`` corrupt: its bytes were found not to match (while being
+        served, say). It is not served again until ``openhep fixity`` finds good bytes."""
+        self.catalog.replicas.mark(path, "corrupt", checked_at=_now(), detail=detail)
+
     def reader(self, served: ServedFile) -> BinaryIO:
         """A seekable reader of a file :meth:`servable` vouched for."""
         return self.store.open(served.path)
@@ -426,6 +431,10 @@ class FileService:
                     digester.update(chunk)
         except FileNotFoundError:
             return FixityProblem(path, "missing", f"{size} bytes", "no file")
+        except UnsafePathError:
+            return FixityProblem(path, "missing", f"{size} bytes", "a link out of the store")
+        except OSError as exc:
+            return FixityProblem(path, "missing", f"{size} bytes", f"unreadable: {exc}")
         report.bytes_read += digester.size
         found = digester.digests()
         if found.size != size:

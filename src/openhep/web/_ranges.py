@@ -16,7 +16,7 @@ import logging
 import re
 import secrets
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import BinaryIO
@@ -236,8 +236,10 @@ class StoredFileResponse(Response):
         media_type: str,
         headers: Mapping[str, str],
         adler32_hex: str | None = None,
+        on_mismatch: Callable[[str], None] | None = None,
     ) -> None:
         self.reader = reader
+        self.on_mismatch = on_mismatch
         self.name = name
         self.size = size
         self.adler32_hex = adler32_hex
@@ -328,12 +330,17 @@ class StoredFileResponse(Response):
                 return False
             position += len(chunk)
             if verify and position >= end and f"{adler & 0xFFFFFFFF:08x}" != self.adler32_hex:
+                found = f"adler32:{adler & 0xFFFFFFFF:08x}"
                 logger.error(
-                    "%s: its bytes no longer match adler32:%s; the response was cut short."
-                    " Run `openhep fixity` to mark it corrupt.",
+                    "%s: its bytes no longer match adler32:%s (found %s); the response was cut"
+                    " short and the file is marked corrupt",
                     self.name,
                     self.adler32_hex,
+                    found,
                 )
+                if self.on_mismatch is not None:
+                    detail = f"checksum: expected adler32:{self.adler32_hex}, found {found}"
+                    await anyio.to_thread.run_sync(self.on_mismatch, detail)
                 return False
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
         return True

@@ -157,6 +157,7 @@ def _serve(request: Request, served: ServedFile, extra: dict[str, str]) -> Respo
         media_type=content_type(name),
         headers=headers,
         adler32_hex=served.adler32_hex,
+        on_mismatch=lambda detail: portal(request).files.report_corrupt(served.path, detail),
     )
 
 
