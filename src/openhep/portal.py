@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,9 @@ class RecordView:
 
     stored: StoredRecord
     index_entries: list[dict[str, Any]]
+    #: For each of ``files[]``, in order: ``online`` (held here and good), ``remote`` (only at
+    #: its URI) or ``corrupt`` (held here, failed its fixity check).
+    availability: list[str] = field(default_factory=list)
 
 
 class Portal:
@@ -68,7 +71,11 @@ class Portal:
             str(f.get("type", "")).startswith("index") for f in stored.metadata.get("files", [])
         )
         entries = self.catalog.file_index_entries(recid) if has_index else []
-        return RecordView(stored, entries)
+        uris = [str(f["uri"]) for f in stored.metadata.get("files", [])]
+        availability: list[str] = (
+            list(self._files.availability(uris)) if self._files and uris else []
+        )
+        return RecordView(stored, entries, availability)
 
     def versions(self, recid: str) -> list[VersionInfo]:
         return self.catalog.versions(recid)

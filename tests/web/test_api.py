@@ -499,8 +499,14 @@ def test_record_is_its_stored_json(
     # without files may list an empty ``files``.
     assert metadata.pop("_file_indices", []) == []
     expected = dict(source)
+    # CODP's files are on EOS, not held by this instance: each is listed as ``remote``.
     expected_files = [
-        {**f, "checksum": normalized_checksum(f["checksum"]), "key": basename(f["uri"])}
+        {
+            **f,
+            "checksum": normalized_checksum(f["checksum"]),
+            "key": basename(f["uri"]),
+            "availability": "remote",
+        }
         for f in expected.pop("files", [])
     ]
     assert metadata.pop("files", []) == expected_files

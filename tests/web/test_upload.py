@@ -107,7 +107,13 @@ def test_an_upload_adds_the_file_with_its_true_checksum(
     assert body["file"]["size"] == len(sample)
     assert body["file"]["checksum"] == adler32(sample)
     assert body["file"]["sha256"] == "sha256:" + hashlib.sha256(sample).hexdigest()
-    entry = next(f for f in record_files(http, server) if f["key"] == "Zmumu.root")
+    files = record_files(http, server)
+    entry = next(f for f in files if f["key"] == "Zmumu.root")
+    # Held here: online; CODP's own files live on EOS: remote, with their original URI.
+    assert entry["availability"] == "online"
+    others = [f for f in files if f["key"] != "Zmumu.root"]
+    assert others and {f["availability"] for f in others} == {"remote"}
+    assert all(f["uri"].startswith("root://eospublic.cern.ch//eos/opendata/cms/") for f in others)
     assert {k: entry[k] for k in ("size", "checksum", "uri")} == {
         k: body["file"][k] for k in ("size", "checksum", "uri")
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from openhep.catalog import file_key
@@ -88,7 +89,11 @@ def file_index_listing(
 
 
 def _metadata(
-    metadata: dict[str, Any], *, skip_files: bool, indices: list[dict[str, Any]] | None = None
+    metadata: dict[str, Any],
+    *,
+    skip_files: bool,
+    indices: list[dict[str, Any]] | None = None,
+    availability: Sequence[str] = (),
 ) -> dict[str, Any]:
     shaped = dict(metadata)
     shaped["recid"] = str(metadata["recid"])
@@ -97,6 +102,9 @@ def _metadata(
         return shaped
     if "files" in metadata:
         shaped["files"] = [file_entry(f) for f in metadata["files"]]
+        if len(availability) == len(shaped["files"]):
+            for entry, state in zip(shaped["files"], availability, strict=True):
+                entry["availability"] = state
     if indices:
         shaped["_file_indices"] = indices
     return shaped
@@ -125,10 +133,15 @@ def api_record(
     base_url: str,
     index_entries: list[dict[str, Any]] | None = None,
     skip_files: bool = False,
+    availability: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """``GET /api/records/<recid>``: ``{"id", "created", "updated", "metadata", "links"}``."""
+    """``GET /api/records/<recid>``: ``{"id", "created", "updated", "metadata", "links"}``.
+
+    ``availability`` (one per file) adds each file's ``availability``: ``online``, ``remote``
+    (only at its URI) or ``corrupt``.
+    """
     indices = file_indices(index_entries or [], metadata.get("files", []))
-    shaped = _metadata(metadata, skip_files=skip_files, indices=indices)
+    shaped = _metadata(metadata, skip_files=skip_files, indices=indices, availability=availability)
     return _envelope(shaped, created=created, updated=updated, base_url=base_url) | {
         "revision": version
     }

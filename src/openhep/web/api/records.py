@@ -178,6 +178,7 @@ async def get_record(request: Request) -> Response:
             base_url=root,
             index_entries=view.index_entries,
             skip_files=_flag(params.get("skip_files")),
+            availability=view.availability,
         )
     )
 
