@@ -15,7 +15,6 @@ import email.utils
 import logging
 import re
 import secrets
-import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +26,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from openhep.storage import CHUNK_SIZE
+from openhep.storage._checksum import adler32
 
 logger = logging.getLogger("openhep.web.files")
 
@@ -352,4 +352,4 @@ def _read_at(
     """``count`` bytes at ``position`` (fewer at the end of the file) and the running adler32."""
     reader.seek(position)
     chunk = reader.read(count)
-    return chunk, zlib.adler32(chunk, adler) if digest else adler
+    return chunk, adler32(chunk, adler) if digest else adler
