@@ -18,7 +18,7 @@ set -euo pipefail
 # xrootd-server/xrootd-client: the XRootD file store (tests/_services/xrootd.py);
 # nginx, curl: the HTTP baseline and the download client of bench/files.py (the
 # nginx package may start a service on port 80; the bench runs its own server).
-SYSTEM_PACKAGES=(postgresql xrootd-server xrootd-client nginx curl)
+SYSTEM_PACKAGES=(postgresql xrootd-server xrootd-client nginx curl chromium)
 
 # package -> binaries that must be found (on PATH or in EXTRA_BIN_DIRS).
 declare -A PACKAGE_BINARIES=(
@@ -27,6 +27,7 @@ declare -A PACKAGE_BINARIES=(
     [xrootd-client]="xrdcp xrdfs"
     [nginx]="nginx"
     [curl]="curl"
+    [chromium]="chromium"
 )
 
 # Directories searched besides $PATH (globs allowed).  Debian keeps the

@@ -14,45 +14,20 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from _services.serve import free_port, openhep_env, run_openhep, serving
 from openhep.settings import Settings
 from openhep.web import create_app
 
+__all__ = ["free_port", "openhep_env", "run_openhep", "serving"]
+
 CODP_RECORDS = 7535
-SERVER_START_TIMEOUT = 60.0
-
-
-def openhep_env(home: Path) -> dict[str, str]:
-    """The environment of an ``openhep`` process for the instance at ``home`` (SQLite)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENHEP_")}
-    env["OPENHEP_HOME"] = str(home)
-    # Local traffic must never go through a proxy the environment names.
-    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-    return env
-
-
-def run_openhep(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "openhep", *args],
-        env=openhep_env(home),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, f"openhep {' '.join(args)} failed:\n{result.stderr}"
-    return result
 
 
 @pytest.fixture(scope="session")
@@ -85,65 +60,6 @@ def client(web_home: Path) -> Iterator[TestClient]:
     """The app in-process; server errors propagate as exceptions (a 500 fails loudly)."""
     with TestClient(create_app(Settings(home=web_home))) as test_client:
         yield test_client
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    with httpx.Client(trust_env=False, timeout=5.0) as http:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(
-                    f"openhep serve exited with {process.returncode}:\n{log.read_text()[-4000:]}"
-                )
-            try:
-                if http.get(f"{url}/api/records/", params={"size": 1}).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-    pytest.fail(
-        f"openhep serve did not answer within {SERVER_START_TIMEOUT:.0f} s:\n"
-        f"{log.read_text()[-4000:]}"
-    )
-
-
-@contextmanager
-def serving(
-    home: Path, log: Path, *options: str, env: dict[str, str] | None = None
-) -> Iterator[str]:
-    """Run ``openhep serve`` over ``home`` on a free port; yield its base URL, then stop it.
-
-    ``env`` adds environment variables (such as ``OPENHEP_MAX_UPLOAD_BYTES``) to the server's.
-    """
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    # Output goes to a file rather than a pipe: nobody reads a pipe while tests run, and a
-    # full one would block the server.
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "openhep", "serve", "--port", str(port), *options],
-            env=openhep_env(home) | (env or {}),
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            _wait_until_serving(url, process, log)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

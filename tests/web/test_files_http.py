@@ -31,7 +31,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import openhep_env, run_openhep, serving
+from _services.serve import openhep_env, run_openhep, serving
 from openhep.catalog import Catalog
 from openhep.settings import Settings
 from openhep.storage import FileService

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from conftest import openhep_env, run_openhep, serving
+from _services.serve import openhep_env, run_openhep, serving
 
 
 def test_several_workers_build_a_missing_index_and_see_new_records(

@@ -26,7 +26,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import free_port, openhep_env, run_openhep, serving
+from _services.serve import free_port, openhep_env, run_openhep, serving
 from openhep.settings import Settings
 from openhep.web import create_app
 

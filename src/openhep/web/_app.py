@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.staticfiles import StaticFiles
 
 from openhep import __version__
 from openhep.catalog import RecordNotFoundError
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(records_api.router)
     app.include_router(files_api.router)
     app.include_router(records_pages.router)
+    app.mount("/static", StaticFiles(packages=[("openhep.web", "static")]), name="static")
     app.include_router(files_web.router)
     app.include_router(file_indices.router)
     return app

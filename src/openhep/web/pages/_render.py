@@ -1,0 +1,65 @@
+"""Rendering pages: one Jinja2 environment (templates in ``openhep/web/templates``), filters
+in the field's units, and the response helper every page handler ends with."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from openhep import __version__
+from openhep.web._deps import base_url
+
+_UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB")
+
+
+def human_size(size: int | float | None) -> str:
+    """``1234567`` → ``1.2 MB`` (SI units, as CODP shows sizes)."""
+    if size is None:
+        return ""
+    value = float(size)
+    for unit in _UNITS:
+        if abs(value) < 1000 or unit == _UNITS[-1]:
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def thousands(number: int | float | None) -> str:
+    """``1234567`` → ``1,234,567``."""
+    if number is None:
+        return ""
+    return f"{number:,}"
+
+
+def query_string(params: dict[str, Any] | list[tuple[str, Any]]) -> str:
+    """A URL query from a dict or pairs, leaving out empty values."""
+    items = params.items() if isinstance(params, dict) else params
+    return urlencode([(k, v) for k, v in items if v not in (None, "", [])], doseq=True)
+
+
+environment = Environment(
+    loader=PackageLoader("openhep.web", "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    auto_reload=False,
+)
+environment.filters["human_size"] = human_size
+environment.filters["thousands"] = thousands
+environment.globals["query_string"] = query_string
+environment.globals["version"] = __version__
+
+
+def render(
+    request: Request, template: str, *, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    """``template`` rendered with ``context`` plus ``request`` and ``root`` (the base URL)."""
+    html = environment.get_template(template).render(
+        request=request, root=base_url(request), **context
+    )
+    return HTMLResponse(html, status_code=status_code)
