@@ -8,9 +8,11 @@ records plus the CMS 2016 skeleton stubs completed from their source, repeated w
 offset by multiples of 1,000,000). OpenHEP's catalogue is filled with ``openhep ingest
 --batch-size 10000`` and indexed with ``openhep reindex``. For each volume and class:
 
-* ``openhep_http``: ``openhep serve --workers N`` (uvicorn) in its own process group, loaded
-  over loopback by ``--clients`` (default 32) closed-loop clients on keep-alive connections,
-  no think time unless ``--think-ms`` (asyncio + h11 in this process, uvloop when installed);
+* ``openhep_http``: ``openhep serve --workers N`` (N uvicorn processes, each listening on the
+  port with its own ``SO_REUSEPORT`` socket, so the kernel spreads the connections over them)
+  in its own process group, loaded over loopback by ``--clients`` (default 32) closed-loop
+  clients on keep-alive connections, no think time unless ``--think-ms`` (asyncio + h11 in
+  this process, uvloop when installed);
 * ``datasette_http``: the named baseline, measured in the same run by the same load generator:
   ``datasette serve -i`` (one process, its default SQL thread pool) over a SQLite database of
   the same records built with sqlite-utils, FTS5 on title + abstract, the same facets;
