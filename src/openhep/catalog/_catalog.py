@@ -434,6 +434,22 @@ class Catalog:
         """Every public record's current version, in recid order (streamed)."""
         return self.iter_current(public_at=now or _now())
 
+    def public_updates(
+        self, *, offset: int = 0, limit: int | None = None, now: datetime | None = None
+    ) -> Iterator[tuple[str, datetime]]:
+        """``(recid, updated)`` of public records, in recid order from ``offset`` (streamed;
+        what a sitemap lists, without reading the records' JSON)."""
+        query = (
+            select(records.c.recid, records.c.updated)
+            .where(self._public(now or _now()))
+            .order_by(records.c.recid)
+            .offset(offset)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            for row in conn.execution_options(yield_per=5000).execute(query):
+                yield row.recid, row.updated
+
     def iter_current(
         self, recids: Sequence[str] | None = None, *, public_at: datetime | None = None
     ) -> Iterator[StoredRecord]:

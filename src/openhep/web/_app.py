@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
@@ -23,7 +24,13 @@ from openhep.web import file_indices
 from openhep.web import files as files_web
 from openhep.web.api import files as files_api
 from openhep.web.api import records as records_api
+from openhep.web.pages import docs as docs_pages
+from openhep.web.pages import errors as error_pages
+from openhep.web.pages import news as news_pages
 from openhep.web.pages import records as records_pages
+from openhep.web.pages import sitemap as sitemap_pages
+
+logger = logging.getLogger("openhep.web")
 
 
 def error(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
@@ -34,6 +41,16 @@ def error(status: int, message: str, headers: Mapping[str, str] | None = None) -
         media_type="application/json",
         headers=headers,
     )
+
+
+def answer(
+    request: Request, status: int, message: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    """The error answer for ``request``: the HTML error page for a browser asking for a page,
+    CODP's JSON otherwise (the rule is ``pages.errors.wants_html``)."""
+    if error_pages.wants_html(request):
+        return error_pages.error_page(request, status, message, dict(headers or {}))
+    return error(status, message, headers)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -64,33 +81,46 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     @app.exception_handler(RecordNotFoundError)
-    async def _not_found(_: Request, exc: RecordNotFoundError) -> Response:
-        return error(404, str(exc))
+    async def _not_found(request: Request, exc: RecordNotFoundError) -> Response:
+        return answer(request, 404, str(exc))
 
     @app.exception_handler(SearchRequestError)
-    async def _bad_search(_: Request, exc: SearchRequestError) -> Response:
-        return error(400, str(exc))
+    async def _bad_search(request: Request, exc: SearchRequestError) -> Response:
+        return answer(request, 400, str(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def _bad_request(_: Request, exc: RequestValidationError) -> Response:
+    async def _bad_request(request: Request, exc: RequestValidationError) -> Response:
         problems = [f"{field_path(tuple(e['loc'][1:]))}: {e['msg']}" for e in exc.errors()[:10]]
-        return error(400, "; ".join(problems))
+        return answer(request, 400, "; ".join(problems))
 
     @app.exception_handler(FileNotServedError)
-    async def _file_not_served(_: Request, exc: FileNotServedError) -> Response:
-        return error(404, str(exc))
+    async def _file_not_served(request: Request, exc: FileNotServedError) -> Response:
+        return answer(request, 404, str(exc))
 
     @app.exception_handler(CorruptFileError)
-    async def _corrupt_file(_: Request, exc: CorruptFileError) -> Response:
-        return error(503, str(exc))
+    async def _corrupt_file(request: Request, exc: CorruptFileError) -> Response:
+        return answer(request, 503, str(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> Response:
-        return error(exc.status_code, str(exc.detail), exc.headers)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        message = str(exc.detail)
+        if exc.status_code == 404 and error_pages.wants_html(request):
+            message = error_pages.not_found_message(request, message)
+        return answer(request, exc.status_code, message, exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        # Starlette re-raises after answering (the server logs it too); this line says where.
+        where = f"{request.method} {request.url.path}"
+        logger.error("unexpected %s on %s", type(exc).__name__, where, exc_info=exc)
+        return answer(request, 500, "an unexpected error occurred on the server; it was logged")
 
     app.include_router(records_api.router)
     app.include_router(files_api.router)
     app.include_router(records_pages.router)
+    app.include_router(docs_pages.router)
+    app.include_router(news_pages.router)
+    app.include_router(sitemap_pages.router)
     app.mount("/static", StaticFiles(packages=[("openhep.web", "static")]), name="static")
     app.include_router(files_web.router)
     app.include_router(file_indices.router)
