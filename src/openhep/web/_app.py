@@ -26,8 +26,10 @@ from openhep.web.api import files as files_api
 from openhep.web.api import records as records_api
 from openhep.web.pages import docs as docs_pages
 from openhep.web.pages import errors as error_pages
+from openhep.web.pages import home as home_pages
 from openhep.web.pages import news as news_pages
 from openhep.web.pages import records as records_pages
+from openhep.web.pages import search as search_pages
 from openhep.web.pages import sitemap as sitemap_pages
 
 logger = logging.getLogger("openhep.web")
@@ -118,6 +120,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(records_api.router)
     app.include_router(files_api.router)
     app.include_router(records_pages.router)
+    app.include_router(home_pages.router)
+    app.include_router(search_pages.router)
     app.include_router(docs_pages.router)
     app.include_router(news_pages.router)
     app.include_router(sitemap_pages.router)

@@ -103,6 +103,21 @@ def _text(params: QueryParams, name: str, limit: int) -> str | None:
     return value
 
 
+def search_request(params: QueryParams) -> SearchRequest:
+    """The search a query string asks for (``SearchRequestError`` for what cannot be read):
+    the API and the search page read their parameters the same way."""
+    filters = {name: params.getlist(name) for name in FILTER_NAMES if name in params}
+    return SearchRequest(
+        q=_text(params, "q", MAX_Q_LENGTH) or "",
+        page=_number(params, "page", 1, 1, MAX_PAGE),
+        size=_number(params, "size", 10, 1, MAX_PAGE_SIZE),
+        sort=params.get("sort") or None,
+        filters=filters,
+        ondemand=_flag(params.get("ondemand")),
+        cursor=_text(params, "search_after", MAX_CURSOR_LENGTH) or None,
+    )
+
+
 @router.get(
     "/",
     summary="Search records",
@@ -115,18 +130,8 @@ def _text(params: QueryParams, name: str, limit: int) -> str | None:
 )
 async def search_records(request: Request) -> Response:
     params = request.query_params
-    page = _number(params, "page", 1, 1, MAX_PAGE)
-    search_after = _text(params, "search_after", MAX_CURSOR_LENGTH)
-    filters = {name: params.getlist(name) for name in FILTER_NAMES if name in params}
-    search = SearchRequest(
-        q=_text(params, "q", MAX_Q_LENGTH) or "",
-        page=page,
-        size=_number(params, "size", 10, 1, MAX_PAGE_SIZE),
-        sort=params.get("sort") or None,
-        filters=filters,
-        ondemand=_flag(params.get("ondemand")),
-        cursor=search_after or None,
-    )
+    search = search_request(params)
+    page, search_after = search.page, search.cursor
     result = portal(request).search(search)
     root = base_url(request)
     skip = _flag(params.get("skip_files"))
