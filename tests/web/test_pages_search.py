@@ -337,9 +337,18 @@ def test_sorts(client: TestClient, sort: str) -> None:
     assert f'<option value="{sort}" selected>' in text
 
 
-def test_default_sort_is_shown(client: TestClient) -> None:
-    assert '<option value="mostrecent" selected>' in page(client)
-    assert '<option value="bestmatch" selected>' in page(client, {"q": "muon"})
+def test_default_sort_is_shown_and_follows_a_new_query(client: TestClient) -> None:
+    # Without a query the default is most recent; left untouched, the select sends no sort, so
+    # the words typed next are sorted by best match.
+    empty = page(client)
+    assert '<option value="" selected>Most recent</option>' in empty
+    assert ("sort", "") in form_fields(empty)
+    typed = [(k, "muon" if k == "q" else v) for k, v in form_fields(empty)]
+    text = page(client, typed)
+    assert '<option value="" selected>Best match</option>' in text
+    assert recids(text) == [h["id"] for h in api(client, {"q": "muon"})["hits"]["hits"]]
+    chosen = page(client, {"q": "muon", "sort": "mostrecent"})
+    assert '<option value="mostrecent" selected>Most recent</option>' in chosen
 
 
 @pytest.mark.parametrize("size", [10, 20, 50])
