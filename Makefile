@@ -39,6 +39,7 @@ bench: install system-deps
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/files.py
+	$(BIN)/python bench/pages.py
 
 clean:
 	rm -rf $(VENV) openhep-data .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,397 @@
+"""Latency of the HTML pages (home, search, record) over HTTP, against their JSON twins and
+against nginx serving the same pages pre-rendered.
+
+What it measures: ``openhep serve --workers N`` over the 7,535 real CODP records (``openhep
+ingest`` + ``openhep reindex``), loaded over loopback by ``--clients`` (default 32) closed-loop
+clients on keep-alive connections (bench/search.py's load generator: asyncio + h11), no think
+time unless ``--think-ms``. Three classes of pages:
+
+* ``home``: ``/`` (one search: facet counts and the six latest records);
+* ``search``: ``/search?…``, a mix of free text, fielded queries, facet filters (type,
+  subtype, experiment, year ranges, energy, file type, keywords, event-count buckets), sorts and
+  a later page — every answer with the page's facets;
+* ``record``: ``/record/<recid>``, a sample of 48 records: the 8 with the most files, the 8
+  with the longest metadata, the records with file indices or many relations among them, and 32
+  drawn at random (seed 7535).
+
+Each class is measured on three systems, in the same run, by the same load generator:
+
+* ``openhep_html``: the pages themselves;
+* ``openhep_json`` — **the named baseline**: each page's JSON twin from the same server
+  processes (``/api/records/?…`` with the same parameters; ``/api/records/?size=6&sort=
+  mostrecent`` for the home page; ``/api/records/<recid>`` for a record page). Same search,
+  same catalogue reads, same workers: the difference is what turning the answer into a page
+  costs (templating, facet links, sanitising record HTML), which is the page layer's own work;
+* ``nginx_static``: the floor — Debian's nginx (``worker_processes N``, ``sendfile on``)
+  serving the very HTML bytes the pages answered, fetched once before timing and stored as
+  files: what serving these pages would cost if nothing had to be computed per request.
+
+Every response must be 200 (anything else counts under ``errors``). Each figure has
+``p50_ms``/``p95_ms``/``p99_ms`` (per request, nearest rank), ``rps`` and the CPU (cores) the
+load generator, the server and everything else on the machine used meanwhile (they share the
+machine's cores). ``html_over_json`` is the HTML page's latency ÷ its twin's at p50 and p95.
+The target is p95 ≤ 30 ms for every class of ``openhep_html``, with no errors.
+
+Prints one JSON line on stdout; progress goes to stderr. ``--quick`` runs 3 s per class;
+``--duration``, ``--clients``, ``--workers`` and ``--think-ms`` set the load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import importlib.util
+import os
+import pwd
+import random
+import resource
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import httpx
+import orjson
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CLASSES = ("home", "search", "record")
+SYSTEMS = ("openhep_html", "openhep_json", "nginx_static")
+TARGET_P95_MS = 30.0
+RANDOM_RECORDS = 32
+RICH_RECORDS = 8
+
+#: The search pages of the mix (unencoded query strings), each also asked of the API.
+SEARCH_MIX = (
+    "",
+    "q=muon",
+    "q=Higgs boson",
+    'q="Higgs boson"',
+    "q=DoubleMuParked&sort=mostrecent",
+    "q=title:muon",
+    "q=collision_information.energy:13TeV",
+    "q=distribution.number_events:[1000 TO 5000]",
+    "type=Dataset&experiment=CMS&year=2012",
+    "type=Dataset&subtype=Collision&year=2010--2012",
+    "file_type=root&collision_energy=7TeV",
+    "q=muon&experiment=CMS&type=Dataset",
+    "type=Dataset&number_events=1000000--9999999",
+    "keywords=masterclass",
+    "experiment=ATLAS&experiment=ALICE",
+    "type=Software&sort=title",
+    "q=jet&sort=title_desc&page=3",
+    "type=Dataset&subtype=Simulated&collision_energy=13TeV&page=2",
+)
+HOME_TWIN = "/api/records/?size=6&sort=mostrecent"
+
+
+def note(message: str) -> None:
+    print(f"[bench/pages] {message}", file=sys.stderr, flush=True)
+
+
+def load_bench(name: str) -> ModuleType:
+    """``bench/<name>.py`` as a module: its servers and load generator, not a copy of them."""
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", REPO_ROOT / f"bench/{name}.py")
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"bench/pages: cannot load bench/{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
+
+
+# -- the pages -------------------------------------------------------------------------------
+
+
+def encode(params: str) -> str:
+    pairs = [(k, v) for k, _, v in (p.partition("=") for p in params.split("&")) if k]
+    return urlencode(pairs, quote_via=quote)
+
+
+def record_sample(paths: Sequence[Path]) -> tuple[list[str], dict[str, list[str]]]:
+    """The recids of the record class, and why each rich one was chosen."""
+    records: list[dict[str, Any]] = []
+    for path in paths:
+        data = orjson.loads(path.read_bytes())
+        records.extend([data] if isinstance(data, dict) else data)
+    by_files = sorted(records, key=lambda r: -len(r.get("files") or []))[:RICH_RECORDS]
+    by_size = sorted(records, key=lambda r: -len(orjson.dumps(r)))[:RICH_RECORDS]
+    indexed = [
+        r
+        for r in records
+        if any(str(f.get("type", "")).startswith("index") for f in r.get("files") or [])
+    ][:4]
+    related = sorted(records, key=lambda r: -len(r.get("relations") or []))[:4]
+    rich = {
+        "most_files": [str(r["recid"]) for r in by_files],
+        "longest_metadata": [str(r["recid"]) for r in by_size],
+        "file_indices": [str(r["recid"]) for r in indexed],
+        "most_relations": [str(r["recid"]) for r in related],
+    }
+    chosen = list(dict.fromkeys(recid for group in rich.values() for recid in group))
+    rest = sorted({str(r["recid"]) for r in records} - set(chosen))
+    chosen += random.Random(7535).sample(rest, RANDOM_RECORDS)
+    return chosen, rich
+
+
+def targets_of(recids: Sequence[str]) -> dict[str, dict[str, list[str]]]:
+    """Per class, the paths of each system (nginx's are filled in once the pages are saved)."""
+    searches = [encode(p) for p in SEARCH_MIX]
+    return {
+        "home": {"openhep_html": ["/"], "openhep_json": [HOME_TWIN]},
+        "search": {
+            "openhep_html": [f"/search?{q}" if q else "/search" for q in searches],
+            "openhep_json": [f"/api/records/?{q}" if q else "/api/records/" for q in searches],
+        },
+        "record": {
+            "openhep_html": [f"/record/{r}" for r in recids],
+            "openhep_json": [f"/api/records/{r}" for r in recids],
+        },
+    }
+
+
+def save_pages(base: str, paths: Sequence[str], root: Path) -> tuple[list[str], dict[str, Any]]:
+    """Fetch each page once; store its bytes under ``root`` for nginx; their nginx paths."""
+    saved: list[str] = []
+    sizes: list[int] = []
+    with httpx.Client(base_url=base, timeout=120) as client:
+        for path in paths:
+            response = client.get(path)
+            if response.status_code != 200 or b"<h1" not in response.content:
+                raise SystemExit(f"bench/pages: {path} answered {response.status_code}")
+            name = f"p/{hashlib.sha256(path.encode()).hexdigest()[:16]}.html"
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            (root / name).write_bytes(response.content)
+            saved.append(f"/{name}")
+            sizes.append(len(response.content))
+    return saved, {"pages": len(sizes), "mean_bytes": round(sum(sizes) / len(sizes))}
+
+
+# -- nginx -------------------------------------------------------------------------------------
+
+
+def nginx_server(search_bench: ModuleType, work: Path, root: Path, workers: int) -> Any:
+    """nginx serving ``root`` on the port bench/search.py's ``Server`` picks."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        raise SystemExit("bench/pages: nginx not found; run scripts/system-deps.sh")
+    prefix = work / "nginx"
+    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (prefix / "tmp" / sub).mkdir(parents=True, exist_ok=True)
+    user = ""
+    if os.geteuid() == 0:  # workers drop root, as in any nginx installation
+        user = f"user {pwd.getpwnam('nobody').pw_name} nogroup;"
+        root.chmod(0o755)
+        for path in root.rglob("*"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    template = prefix / "nginx.conf.in"
+    template.write_text(
+        f"""
+{user}
+worker_processes {workers};
+daemon off;
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    types {{ text/html html; }}
+    client_body_temp_path {prefix}/tmp/body;
+    proxy_temp_path {prefix}/tmp/proxy;
+    fastcgi_temp_path {prefix}/tmp/fastcgi;
+    uwsgi_temp_path {prefix}/tmp/uwsgi;
+    scgi_temp_path {prefix}/tmp/scgi;
+    server {{
+        listen {search_bench.HOST}:@PORT@;
+        root {root};
+    }}
+}}
+""",
+        encoding="utf-8",
+    )
+    conf = prefix / "nginx.conf"
+    # The Server picks a free port and puts it where {port} is: the config is written then.
+    command = (
+        f"sed 's/@PORT@/{{port}}/' {template} > {conf} && "
+        f"exec {nginx} -p {prefix} -c {conf} -e {prefix / 'error.log'}"
+    )
+    return search_bench.Server("nginx", ["sh", "-c", command], dict(os.environ), work / "nginx.log")
+
+
+# -- the run -----------------------------------------------------------------------------------
+
+
+def compare(figures: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for cls in CLASSES:
+        html, json_ = figures["openhep_html"][cls], figures["openhep_json"][cls]
+        static = figures["nginx_static"][cls]
+        if None in (html["p50_ms"], json_["p50_ms"], static["p50_ms"]):
+            out[cls] = None
+            continue
+        out[cls] = {
+            "html_over_json_p50": round(html["p50_ms"] / json_["p50_ms"], 2),
+            "html_over_json_p95": round(html["p95_ms"] / json_["p95_ms"], 2),
+            "html_over_static_p95": round(html["p95_ms"] / static["p95_ms"], 2),
+        }
+    return out
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    load_bench("ingest").add_anchors_option(parser)
+    parser.add_argument("--quick", action="store_true", help="3-second runs per class")
+    parser.add_argument(
+        "--duration", type=float, default=None, help="seconds of load per class (default 10)"
+    )
+    parser.add_argument("--clients", type=int, default=32, help="concurrent HTTP clients")
+    parser.add_argument("--workers", type=int, default=2, help="openhep serve / nginx workers")
+    parser.add_argument(
+        "--think-ms",
+        type=float,
+        default=0.0,
+        help="pause of each loaded client between an answer and its next request (default 0)",
+    )
+    args = parser.parse_args(argv)
+    if args.duration is None:
+        args.duration = 3.0 if args.quick else 10.0
+    if args.duration <= 0 or args.clients < 1 or args.workers < 1 or args.think_ms < 0:
+        parser.error(
+            "--duration, --clients and --workers must be positive, --think-ms not negative"
+        )
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    anchors: Path = args.anchors.resolve()
+    paths = sorted(anchors.glob("*.json"))
+    if not paths:
+        raise SystemExit(f"bench/pages: no record files in {anchors} (--anchors)")
+    search_bench = load_bench("search")
+    signal.signal(signal.SIGTERM, search_bench.load_ingest_bench()._terminate)
+    started = time.perf_counter()
+    load_at_start = os.getloadavg()[0]
+    cpu_at_start = search_bench.cpu_self()
+    recids, rich = record_sample(paths)
+    targets = targets_of(recids)
+    result: dict[str, Any] = {
+        "bench": "pages",
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "baseline": "openhep_json: each page's JSON twin from the same openhep serve "
+        "(same search and reads; the difference is the page layer); nginx_static: the same "
+        "HTML bytes served as files by nginx (the floor)",
+        "volume": f"the real CODP records ({len(paths)} files of {anchors.name})",
+        "settings": {
+            "clients": args.clients,
+            "think_time_ms": args.think_ms,
+            "duration_per_class_s": args.duration,
+            "workers": args.workers,
+        },
+        "pages": {
+            "home": ["/"],
+            "search": targets["search"]["openhep_html"],
+            "record_recids": recids,
+            "record_rich": rich,
+        },
+    }
+    with (
+        tempfile.TemporaryDirectory(prefix="openhep-bench-pages-") as tmp,
+        asyncio.Runner(loop_factory=search_bench.new_event_loop) as runner,
+        contextlib.ExitStack() as stack,
+    ):
+        work = Path(tmp)
+        work.chmod(0o755)  # nginx's workers (nobody) read the saved pages below it
+        home = work / "openhep-home"
+        env = search_bench.openhep_env(home)
+        cli = [sys.executable, "-m", "openhep"]
+        note(f"openhep ingest + reindex of {anchors}")
+        setup = {
+            "openhep_ingest": search_bench.run_cli(
+                [*cli, "ingest", *map(str, paths), "--batch-size", "10000"], env, "ingest"
+            ),
+            "openhep_reindex": search_bench.run_cli([*cli, "reindex"], env, "reindex"),
+        }
+        result["setup_seconds"] = setup
+        openhep = search_bench.Server(
+            "openhep",
+            [*cli, "serve", "--host", search_bench.HOST, "--port", "{port}",
+             "--workers", str(args.workers)],
+            env,
+            work / "openhep.log",
+        )  # fmt: skip
+        stack.callback(openhep.close)
+        openhep.wait_ready("/api/records/?size=1")
+        note("fetching each page once (and saving it for nginx)")
+        static_root = work / "static"
+        sizes: dict[str, Any] = {}
+        for cls in CLASSES:
+            saved, sizes[cls] = save_pages(openhep.base, targets[cls]["openhep_html"], static_root)
+            targets[cls]["nginx_static"] = saved
+        result["html_bytes"] = sizes
+        nginx = nginx_server(search_bench, work, static_root, args.workers)
+        stack.callback(nginx.close)
+        nginx.wait_ready(targets["home"]["nginx_static"][0])
+        servers = {"openhep_html": openhep, "openhep_json": openhep, "nginx_static": nginx}
+        names = {"home": ["home"], "search": [q or "(all)" for q in SEARCH_MIX], "record": recids}
+
+        figures: dict[str, dict[str, Any]] = {s: {} for s in SYSTEMS}
+        single: dict[str, dict[str, Any]] = {}
+        # Classes alternate between the systems, so drift in the machine's load falls on all.
+        for cls in CLASSES:
+            for system in SYSTEMS:
+                server = servers[system]
+                labels = dict(zip(targets[cls][system], names[cls], strict=True))
+                warm = list(labels)
+                runner.run(search_bench.closed_loop(server.port, warm, 2, 1.0, None))
+                if system == "openhep_html":
+                    one = search_bench.measure_http(
+                        runner, server, labels, 1, max(1.0, args.duration / 4)
+                    )
+                    single[cls] = one
+                    note(f"  {system}_1client {cls}: {search_bench.brief(one)}")
+                figure = search_bench.measure_http(
+                    runner,
+                    server,
+                    labels,
+                    args.clients,
+                    args.duration,
+                    None,
+                    args.think_ms / 1000,
+                )
+                figures[system][cls] = figure
+                note(f"  {system} {cls}: {search_bench.brief(figure)}")
+        note("cleaning up")
+    result |= figures
+    result["openhep_html_1client"] = single
+    result["comparison"] = compare(figures)
+    result["targets"] = {
+        "p95_ms": TARGET_P95_MS,
+        "checked_on": "openhep_html, every class, no errors",
+        "met": all(
+            f["p95_ms"] is not None and f["p95_ms"] <= TARGET_P95_MS and f["errors"] == 0
+            for f in figures["openhep_html"].values()
+        ),
+    }
+    result["machine"] = search_bench.machine(load_at_start)
+    seconds = time.perf_counter() - started
+    result["bench_process_cpu_cores"] = round((search_bench.cpu_self() - cpu_at_start) / seconds, 2)
+    result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    result["seconds"] = round(seconds, 1)
+    print(orjson.dumps(result).decode(), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
