@@ -184,6 +184,7 @@ SEARCHES: list[Params] = [
     [("number_events", "1000000--9999999"), ("experiment", "CMS"), ("experiment", "ALICE")],
     [("q", 'title:"Higgs"'), ("ondemand", "true")],
     [("category", "Higgs"), ("file_type", "root")],
+    [("q", "zzzzqqq"), ("experiment", "CMS")],
 ]
 
 
