@@ -387,3 +387,22 @@ def test_fuzzed_paths_never_fail_the_server(
         assert response.status_code == 404, path
         expected = "text/html" if html else "application/json"
         assert response.headers["content-type"].startswith(expected), path
+
+
+@pytest.mark.parametrize(
+    "path", ["/docs", "/docs/about", "/glossary", "/news", "/api/news.xml", "/sitemap.xml"]
+)
+def test_head_answers_the_headers_of_get(client: TestClient, path: str) -> None:
+    head = client.head(path, headers=HTML)
+    get = client.get(path, headers=HTML)
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert head.headers["content-length"] == str(len(get.content))
+    assert client.head("/docs/no-such-doc", headers=HTML).status_code == 404
+
+
+def test_the_openapi_document_lists_each_page_once(client: TestClient) -> None:
+    paths = client.get("/api/openapi.json").json()["paths"]
+    for path in ("/docs", "/docs/{slug}", "/glossary", "/news", "/api/news.xml", "/sitemap.xml"):
+        assert list(paths[path]) == ["get"], path

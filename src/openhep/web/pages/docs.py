@@ -8,16 +8,17 @@ from fastapi.responses import HTMLResponse
 
 from openhep.web.pages import _content
 from openhep.web.pages._render import render
+from openhep.web.pages._routes import get_and_head
 
 router = APIRouter(tags=["pages"])
 
 
-@router.get("/docs", response_class=HTMLResponse, summary="The documentation's index")
+@get_and_head(router, "/docs", response_class=HTMLResponse, summary="The documentation's index")
 async def docs_index(request: Request) -> HTMLResponse:
     return render(request, "docs_index.html", pages=_content.pages("docs"))
 
 
-@router.get("/docs/{slug}", response_class=HTMLResponse, summary="A documentation page")
+@get_and_head(router, "/docs/{slug}", response_class=HTMLResponse, summary="A documentation page")
 async def docs_page(request: Request, slug: str) -> HTMLResponse:
     found = _content.page("docs", slug)
     if found is None:
@@ -25,6 +26,6 @@ async def docs_page(request: Request, slug: str) -> HTMLResponse:
     return render(request, "docs_page.html", page=found, pages=_content.pages("docs"))
 
 
-@router.get("/glossary", response_class=HTMLResponse, summary="Terms of the field")
+@get_and_head(router, "/glossary", response_class=HTMLResponse, summary="Terms of the field")
 async def glossary(request: Request) -> HTMLResponse:
     return render(request, "glossary.html", page=_content.single("glossary"))

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from openhep.web._deps import base_url
 from openhep.web.pages import _content
 from openhep.web.pages._render import render
+from openhep.web.pages._routes import get_and_head
 
 router = APIRouter(tags=["pages"])
 
@@ -24,12 +25,12 @@ def rfc822(day: date) -> str:
     return format_datetime(datetime.combine(day, time(12), tzinfo=UTC), usegmt=True)
 
 
-@router.get("/news", response_class=HTMLResponse, summary="The portal's news")
+@get_and_head(router, "/news", response_class=HTMLResponse, summary="The portal's news")
 async def news_index(request: Request) -> HTMLResponse:
     return render(request, "news_index.html", items=_content.pages("news"))
 
 
-@router.get("/news/{slug}", response_class=HTMLResponse, summary="One news item")
+@get_and_head(router, "/news/{slug}", response_class=HTMLResponse, summary="One news item")
 async def news_item(request: Request, slug: str) -> HTMLResponse:
     found = _content.page("news", slug)
     if found is None:
@@ -37,7 +38,7 @@ async def news_item(request: Request, slug: str) -> HTMLResponse:
     return render(request, "news_item.html", item=found)
 
 
-@router.get("/api/news.xml", summary="The news as an RSS 2.0 feed")
+@get_and_head(router, "/api/news.xml", summary="The news as an RSS 2.0 feed")
 async def news_feed(request: Request) -> Response:
     root = base_url(request)
     items = _content.pages("news")[:FEED_ITEMS]

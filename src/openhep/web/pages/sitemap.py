@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from openhep.catalog import Catalog
 from openhep.web._deps import base_url, portal
 from openhep.web.pages import _content
+from openhep.web.pages._routes import get_and_head
 
 router = APIRouter(tags=["pages"])
 
@@ -69,19 +70,19 @@ def build_sitemap(catalog: Catalog, root: str) -> str:
     return "".join(parts)
 
 
-@router.get("/sitemap.xml", summary="The sitemap (sitemaps.org)")
+@get_and_head(router, "/sitemap.xml", summary="The sitemap (sitemaps.org)")
 async def sitemap(request: Request) -> Response:
     text = await run_in_threadpool(build_sitemap, portal(request).catalog, base_url(request))
     return Response(text, media_type=MEDIA_TYPE)
 
 
-@router.get("/sitemap/pages.xml", summary="The sitemap of the pages that are not records")
+@get_and_head(router, "/sitemap/pages.xml", summary="The sitemap of the pages that are not records")
 async def sitemap_pages(request: Request) -> Response:
     text = "".join([_HEAD, _URLSET, *site_pages(base_url(request)), "</urlset>\n"])
     return Response(text, media_type=MEDIA_TYPE)
 
 
-@router.get("/sitemap/records-{n}.xml", summary="One file of the records' sitemap")
+@get_and_head(router, "/sitemap/records-{n}.xml", summary="One file of the records' sitemap")
 async def sitemap_records(request: Request, n: Annotated[int, Path(ge=1, le=100_000)]) -> Response:
     catalog = portal(request).catalog
 
