@@ -11,8 +11,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -83,11 +85,22 @@ def shoot(screenshots: Path) -> Callable[[Page, str], Path]:
 
 @pytest.fixture(scope="session")
 def site_home(web_home: Path, anchors: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of ``web_home`` with the demo's sample records (real bytes) added."""
-    home = tmp_path_factory.mktemp("site") / "home"
-    shutil.copytree(web_home, home)
-    records = str(anchors / "codp-records")
-    run_openhep(home, "demo", "--records", records, "--samples", str(anchors), "--json")
+    """A copy of ``web_home`` with the demo's sample records (real bytes) added.
+
+    Built once per test run, like ``web_home``: xdist workers share it (the first one builds it
+    under a lock, aside, then renames it into place), and the servers only read it.
+    """
+    basetemp = tmp_path_factory.getbasetemp()
+    root = basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp
+    home = root / "site-home"
+    with (root / "site-home.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not home.is_dir():
+            building = Path(tempfile.mkdtemp(prefix="site-home-", dir=root)) / "home"
+            shutil.copytree(web_home, building)
+            records = str(anchors / "codp-records")
+            run_openhep(building, "demo", "--records", records, "--samples", str(anchors), "--json")
+            building.rename(home)
     return home
 
 
