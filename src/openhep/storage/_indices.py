@@ -24,9 +24,9 @@ from typing import Any
 
 import orjson
 
-from openhep.catalog import CatalogConflictError, Replica
+from openhep.catalog import CatalogConflictError
 from openhep.model import normalize_checksum, validate_record
-from openhep.storage._checksum import Digests, digest_chunks
+from openhep.storage._checksum import digest_chunks
 from openhep.storage._paths import UnsafePathError, store_path
 from openhep.storage._service import (
     ADDED_FILES_PREFIX,
@@ -34,7 +34,9 @@ from openhep.storage._service import (
     CorruptFileError,
     FileNotServedError,
     FileService,
+    UnpublishedPathError,
     file_type_for,
+    replicas_of,
 )
 from openhep.storage._store import CHUNK_SIZE
 
@@ -223,29 +225,12 @@ def _store(
     file_type: str | None,
     description: str | None = None,
 ) -> AddedFile:
-    uri = service.rules.to_uri(path)
-    if uri is None:
-        raise FileIndexError(
-            f"no OPENHEP_STORAGE_PREFIXES rule publishes {ADDED_FILES_PREFIX}/: add one such as"
-            " root://eospublic.cern.ch//eos/opendata/=eos/opendata/"
+    try:
+        return service.store_file(
+            path, chunks, file_type=file_type, infer_type=False, description=description
         )
-    obj, digests = service.store.write(path, chunks, max_bytes=service.max_upload_bytes)
-    entry: dict[str, Any] = {
-        "checksum": digests.adler32,
-        "key": path.rsplit("/", 1)[-1],
-        "size": obj.size,
-        "uri": uri,
-    }
-    if file_type:
-        entry["type"] = file_type
-    if description:
-        entry["description"] = description
-    return AddedFile(entry, path, digests)
-
-
-def _replica(added: AddedFile, now: datetime) -> Replica:
-    d: Digests = added.digests
-    return Replica(added.path, d.size, d.adler32, d.sha256, "available", now, now)
+    except UnpublishedPathError as exc:
+        raise FileIndexError(str(exc)) from None
 
 
 def _write(
@@ -264,7 +249,7 @@ def _write(
         try:
             result = service.catalog.write(
                 [record],
-                replicas=[_replica(f, now) for f in (*listed, *index_files)],
+                replicas=replicas_of([*listed, *index_files], now),
                 expect_versions={recid: stored.version},
                 file_index_entries={recid: {key: rows}},
                 now=now,

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from openhep.catalog import RecordNotFoundError, Replica, file_key
+from openhep.catalog import RecordNotFoundError, file_key
 from openhep.model import validate_record
 from openhep.storage._checksum import Digester
 from openhep.storage._paths import UnsafePathError, file_name
@@ -20,7 +20,7 @@ from openhep.storage._service import (
     CorruptFileError,
     FileNotServedError,
     FileService,
-    file_type_for,
+    replicas_of,
 )
 from openhep.storage._store import CHUNK_SIZE
 
@@ -103,40 +103,14 @@ def publish_record(
                 entries.append(dict(kept))
                 continue
             store_path = f"{ADDED_FILES_PREFIX}/{recid}/{upload}/{key}"
-            uri = service.rules.to_uri(store_path)
-            if uri is None:
-                raise ValueError(
-                    f"no OPENHEP_STORAGE_PREFIXES rule publishes {ADDED_FILES_PREFIX}/: add one"
-                    " such as root://eospublic.cern.ch//eos/opendata/=eos/opendata/"
-                )
-            obj, digests = service.store.write(store_path, _chunks(path))
-            entry: dict[str, Any] = {
-                "checksum": digests.adler32,
-                "key": key,
-                "size": obj.size,
-                "uri": uri,
-            }
-            kind = file_type_for(key)
-            if kind:
-                entry["type"] = kind
-            added.append(AddedFile(entry, store_path, digests))
-            entries.append(entry)
+            stored = service.store_file(store_path, _chunks(path), key=key)
+            added.append(stored)
+            entries.append(stored.entry)
         record = validate_record({**data, "files": entries})
         now = datetime.now(UTC)
         result = service.catalog.write(
             [record],
-            replicas=[
-                Replica(
-                    a.path,
-                    a.digests.size,
-                    a.digests.adler32,
-                    a.digests.sha256,
-                    "available",
-                    now,
-                    now,
-                )
-                for a in added
-            ],
+            replicas=replicas_of(added, now),
             expect_versions={recid: existing.version if existing else 0},
             now=now,
         )

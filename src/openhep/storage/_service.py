@@ -23,7 +23,7 @@ from openhep.model import Record, validate_record
 from openhep.settings import Settings
 from openhep.storage._checksum import Digester, Digests
 from openhep.storage._paths import PrefixRules, UnsafePathError, file_name, store_path
-from openhep.storage._store import Store, StoredObject, read_chunks
+from openhep.storage._store import Store, read_chunks
 
 Availability = Literal["online", "remote", "corrupt"]
 
@@ -73,6 +73,18 @@ class ChecksumMismatchError(ValueError):
 
 class FileKeyError(ValueError):
     """A file key that cannot be used (unsafe, or clashing within one request)."""
+
+
+class UnpublishedPathError(ValueError):
+    """A store path no prefix rule publishes: files there would have no URI."""
+
+
+def replicas_of(added: Sequence[AddedFile], now: datetime) -> list[Replica]:
+    """The replica rows of files just stored (verified as they were written)."""
+    return [
+        Replica(a.path, a.digests.size, a.digests.adler32, a.digests.sha256, "available", now, now)
+        for a in added
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,16 +297,8 @@ class FileService:
         try:
             for key, chunks in items:
                 path = f"{ADDED_FILES_PREFIX}/{recid}/{upload_id}/{key}"
-                uri = self.rules.to_uri(path)
-                if uri is None:
-                    raise ValueError(
-                        f"no OPENHEP_STORAGE_PREFIXES rule publishes {ADDED_FILES_PREFIX}/: add"
-                        " one such as root://eospublic.cern.ch//eos/opendata/=eos/opendata/"
-                    )
-                stat, digests = self.store.write(path, chunks, max_bytes=self.max_upload_bytes)
-                added.append(
-                    AddedFile(self._entry(key, uri, stat, digests, file_type), path, digests)
-                )
+                added.append(self.store_file(path, chunks, key=key, file_type=file_type))
+                digests = added[-1].digests
                 want = (expected or {}).get(key)
                 if want is not None and want not in (digests.adler32, digests.sha256):
                     raise ChecksumMismatchError(
@@ -312,18 +316,7 @@ class FileService:
                 try:
                     result = self.catalog.write(
                         [record],
-                        replicas=[
-                            Replica(
-                                a.path,
-                                a.digests.size,
-                                a.digests.adler32,
-                                a.digests.sha256,
-                                "available",
-                                now,
-                                now,
-                            )
-                            for a in added
-                        ],
+                        replicas=replicas_of(added, now),
                         expect_versions={recid: stored.version},
                         now=now,
                     )
@@ -339,19 +332,41 @@ class FileService:
         version = stored.version + (0 if recid in result.unchanged else 1)
         return AddResult(recid, version, added)
 
-    def _entry(
-        self, key: str, uri: str, stat: StoredObject, digests: Digests, file_type: str | None
-    ) -> dict[str, Any]:
+    def store_file(
+        self,
+        path: str,
+        chunks: Iterable[bytes],
+        *,
+        key: str | None = None,
+        file_type: str | None = None,
+        infer_type: bool = True,
+        description: str | None = None,
+    ) -> AddedFile:
+        """Write ``chunks`` at store path ``path`` and describe it as a ``files[]`` entry.
+
+        The entry's URI is the one the prefix rules publish ``path`` under; its ``type`` is
+        ``file_type``, else (with ``infer_type``) the one its extension suggests.
+        """
+        uri = self.rules.to_uri(path)
+        if uri is None:
+            raise UnpublishedPathError(
+                f"no OPENHEP_STORAGE_PREFIXES rule publishes {path.rsplit('/', 1)[0]}/: add one"
+                " such as root://eospublic.cern.ch//eos/opendata/=eos/opendata/"
+            )
+        stat, digests = self.store.write(path, chunks, max_bytes=self.max_upload_bytes)
+        name = key or path.rsplit("/", 1)[-1]
         entry: dict[str, Any] = {
             "checksum": digests.adler32,
-            "key": key,
+            "key": name,
             "size": stat.size,
             "uri": uri,
         }
-        kind = file_type or file_type_for(key)
+        kind = file_type or (file_type_for(name) if infer_type else None)
         if kind:
             entry["type"] = kind
-        return entry
+        if description:
+            entry["description"] = description
+        return AddedFile(entry, path, digests)
 
     @staticmethod
     def _with_files(stored: StoredRecord, entries: list[dict[str, Any]]) -> Record:
