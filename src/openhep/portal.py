@@ -77,5 +77,9 @@ class Portal:
         )
         return RecordView(stored, entries, availability)
 
+    def titles(self, recids: list[str]) -> dict[str, str]:
+        """The titles of the public records among ``recids`` (what a page links to by recid)."""
+        return self.catalog.titles(recids)
+
     def versions(self, recid: str) -> list[VersionInfo]:
         return self.catalog.versions(recid)

@@ -506,6 +506,21 @@ class Catalog:
             ).all()
         return [dict(r._mapping) for r in rows]
 
+    def titles(self, recids: Sequence[str], *, now: datetime | None = None) -> dict[str, str]:
+        """The titles of those of ``recids`` that are public records (one query per 500)."""
+        wanted = list(dict.fromkeys(recids))
+        found: dict[str, str] = {}
+        if not wanted:
+            return found
+        public = self._public(now or _now())
+        with self.engine.connect() as conn:
+            for chunk in _chunks(wanted):
+                query = select(records.c.recid, records.c.title).where(
+                    records.c.recid.in_(chunk) & public
+                )
+                found.update((row.recid, row.title) for row in conn.execute(query))
+        return found
+
     def file_index_entries(self, recid: str, index_key: str | None = None) -> list[dict[str, Any]]:
         """The files a record's file indices list (or one index's), by index then position."""
         query = select(file_index_entries).where(file_index_entries.c.recid == recid)

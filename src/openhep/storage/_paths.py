@@ -7,6 +7,7 @@ through :func:`store_path` before it reaches a backend.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 MAX_PATH_LENGTH = 1024
 #: Longest single name (file systems allow 255 bytes).
 MAX_NAME_LENGTH = 255
+# One regex search rather than a loop per character: a record page checks every file's path.
+_UNSAFE_CHARACTER = re.compile(r"[\x00-\x1f\\\x7f]")
 
 
 class UnsafePathError(ValueError):
@@ -24,7 +27,7 @@ def store_path(path: str) -> str:
     """``path`` checked and normalised to a store path; :class:`UnsafePathError` otherwise."""
     if not path or len(path) > MAX_PATH_LENGTH:
         raise UnsafePathError(f"a store path has 1 to {MAX_PATH_LENGTH} characters")
-    if any(ord(c) < 0x20 or c in "\\\x7f" for c in path):
+    if _UNSAFE_CHARACTER.search(path):
         raise UnsafePathError("a store path has no backslashes or control characters")
     parts = path.split("/")
     for part in parts:

@@ -1,50 +1,491 @@
-"""``/record/<recid>``: the record's page (a minimal one until the pages issue lands)."""
+"""``/record/<recid>``: a record's page — what it is, how to cite it, its files and indices.
+
+One catalogue read of the record (with its file indices and every file's availability), one
+batched read of the titles of the records it names, one of its versions: never one query per
+file. ``?files_page=N`` pages the files (5 a page) and ``?version=N`` shows an older version.
+"""
 
 from __future__ import annotations
 
-from html import escape
-from typing import Annotated
+import re
+from typing import Annotated, Any
+from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
 
-from openhep.formats import schemaorg
+from openhep.catalog import RecordNotFoundError, file_key
+from openhep.formats import file_indices, schemaorg
+from openhep.portal import RecordView
 from openhep.web._deps import base_url, portal
+from openhep.web.pages._render import human_size, query_string, render
+from openhep.web.pages._sanitize import safe_url, sanitize_html
 
 router = APIRouter(tags=["pages"])
+
+#: Files listed per page of the files box.
+FILES_PER_PAGE = 5
+#: Authors named in the "Cite as" line before "et al.".
+CITED_AUTHORS = 3
+_NUMBER = re.compile(r"^[0-9]{1,9}$")
+_EOS_URI = re.compile(r"^root://[^/]+//eos/opendata/(.+)$")
+#: How ``relations[].type`` reads in a sentence.
+RELATION_NAMES = {
+    "isChildOf": "Derived from",
+    "isParentOf": "Source of",
+    "isPartOf": "Part of",
+    "isRelatedTo": "Related to",
+    "isSiblingOf": "Sibling of",
+    "isProducedBy": "Produced by",
+}
+LICENCE_URLS = {
+    "CC0-1.0": "https://creativecommons.org/publicdomain/zero/1.0/",
+    "CC-BY-4.0": "https://creativecommons.org/licenses/by/4.0/",
+}
+CROSS_SECTION_FIELDS = (
+    ("total_value", "Total cross section (pb)"),
+    ("total_value_uncertainty", "Uncertainty of the total cross section (pb)"),
+    ("filter_efficiency", "Filter efficiency"),
+    ("filter_efficiency_error", "Filter efficiency error"),
+    ("matching_efficiency", "Matching efficiency"),
+    ("matching_efficiency_error", "Matching efficiency error"),
+    ("neg_weight_fraction", "Fraction of negative weights"),
+)
+_DESCRIBED = ("abstract", "methodology", "validation", "usage", "note", "pileup", "use_with")
+
+
+def _page_number(value: str | None, default: int | None) -> int | None:
+    if value is None or not _NUMBER.match(value) or int(value) < 1:
+        return default
+    return int(value)
+
+
+def _is_index(file: dict[str, Any]) -> bool:
+    return str(file.get("type") or "").startswith("index")
+
+
+def _year(metadata: dict[str, Any]) -> str:
+    return str(metadata["date_published"])[:4]
+
+
+def cite_as(metadata: dict[str, Any], url: str) -> str:
+    """The "Cite as" line: authors (or collaboration), year, title, publisher, DOI (or URL)."""
+    authors = [a["name"] for a in metadata.get("authors") or [] if a.get("name")]
+    if len(authors) > CITED_AUTHORS:
+        who = "; ".join(authors[:CITED_AUTHORS]) + "; et al."
+    elif authors:
+        who = "; ".join(authors)
+    else:
+        who = (metadata.get("collaboration") or {}).get("name") or ", ".join(metadata["experiment"])
+    title = str(metadata["title"]).rstrip(".")
+    where = f"DOI:{metadata['doi']}" if metadata.get("doi") else url
+    return f"{who} ({_year(metadata)}). {title}. {metadata['publisher']}. {where}"
+
+
+def _search(root: str, **filters: str) -> str:
+    return f"{root}/search?{query_string(filters)}"
+
+
+def badges(metadata: dict[str, Any], root: str) -> list[dict[str, str]]:
+    """Facet values of the record as links to the search they select (the filter names are
+    the API's: ``type``, ``subtype``, ``experiment``, ``year``, ``collision_energy``, …)."""
+    out: list[dict[str, str]] = []
+
+    def add(kind: str, label: str, **filters: str) -> None:
+        out.append({"kind": kind, "label": label, "href": _search(root, **filters)})
+
+    primary = metadata["type"]["primary"]
+    add("type", primary, type=primary)
+    for secondary in metadata["type"].get("secondary") or []:
+        add("type", secondary, type=primary, subtype=secondary)
+    for experiment in metadata["experiment"]:
+        add("experiment", experiment, experiment=experiment)
+    years = sorted({str(d)[:4] for d in metadata.get("date_created") or [] if str(d)[:4].isdigit()})
+    for year in years:
+        add("year", year, year=year)
+    collision = metadata.get("collision_information") or {}
+    if collision.get("energy"):
+        add("energy", collision["energy"], collision_energy=collision["energy"])
+    if collision.get("type"):
+        add("collision", collision["type"], collision_type=collision["type"])
+    categories = metadata.get("categories") or {}
+    if categories.get("primary"):
+        add("category", categories["primary"], category=categories["primary"])
+        for secondary in categories.get("secondary") or []:
+            add("category", secondary, category=categories["primary"], subcategory=secondary)
+    for name in metadata.get("signature") or []:
+        add("signature", name, signature=name)
+    for keyword in metadata.get("keywords") or []:
+        add("keyword", keyword, keywords=keyword)
+    return out
+
+
+def _linked_recids(metadata: dict[str, Any]) -> list[str]:
+    recids: list[str] = []
+    for relation in metadata.get("relations") or []:
+        if relation.get("recid"):
+            recids.append(str(relation["recid"]))
+    for name in _DESCRIBED:
+        for link in (metadata.get(name) or {}).get("links") or []:
+            if link.get("recid"):
+                recids.append(str(link["recid"]))
+    for step in (metadata.get("methodology") or {}).get("steps") or []:
+        for conf in step.get("configuration_files") or []:
+            if conf.get("recid"):
+                recids.append(str(conf["recid"]))
+    system = metadata.get("system_details") or {}
+    if system.get("recid"):
+        recids.append(str(system["recid"]))
+    collaboration = metadata.get("collaboration") or {}
+    if collaboration.get("recid"):
+        recids.append(str(collaboration["recid"]))
+    return list(dict.fromkeys(recids))
+
+
+def _links(
+    links: list[dict[str, Any]] | None, titles: dict[str, str], root: str
+) -> list[dict[str, Any]]:
+    """``{recid|url, title, description}`` links as ``{href, text, description}``; a recid
+    that is not a public record here is plain text (``href`` None)."""
+    out = []
+    for link in links or []:
+        recid = link.get("recid")
+        if recid:
+            known = titles.get(str(recid))
+            href = f"{root}/record/{recid}" if known is not None else None
+            text = link.get("title") or known or f"Record {recid}"
+        else:
+            href = safe_url(str(link.get("url") or ""), root)
+            text = link.get("title") or ""
+        description = link.get("description") or ""
+        if not text:
+            # CODP's links often have a description and no title: it is their best name.
+            text, description = description or str(link.get("url") or ""), ""
+        out.append({"href": href, "text": text, "description": description})
+    return out
+
+
+def _described(
+    block: dict[str, Any] | None, titles: dict[str, str], root: str
+) -> dict[str, Any] | None:
+    if not block or not (block.get("description") or block.get("links")):
+        return None
+    return {
+        "html": sanitize_html(str(block.get("description") or ""), root),
+        "links": _links(block.get("links"), titles, root),
+    }
+
+
+def _download_path(uri: str) -> str | None:
+    match = _EOS_URI.match(uri)
+    return f"/eos/opendata/{quote(match.group(1))}" if match else None
+
+
+def _file_rows(
+    view: RecordView, root: str, recid: str, *, current: bool
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(data files, index files) of the record, each with its availability and link."""
+    files = view.stored.metadata.get("files") or []
+    states = view.availability if len(view.availability) == len(files) else ["remote"] * len(files)
+    data: list[dict[str, Any]] = []
+    indices: list[dict[str, Any]] = []
+    for file, state in zip(files, states, strict=True):
+        key = file_key(file)
+        href = None
+        if state == "online":
+            if current:
+                href = f"{root}/record/{recid}/files/{quote(key)}"
+            else:
+                # An older version's file: its own bytes, by their path (the key may be reused).
+                path = _download_path(str(file["uri"]))
+                href = root + path if path else None
+        row = {
+            "key": key,
+            "uri": str(file["uri"]),
+            "size": file["size"],
+            "checksum": file["checksum"],
+            "description": file.get("description") or "",
+            "availability": state,
+            "href": href,
+        }
+        (indices if _is_index(file) else data).append(row)
+    return data, indices
+
+
+def _index_rows(
+    view: RecordView, index_files: list[dict[str, Any]], root: str, recid: str
+) -> list[dict[str, Any]]:
+    """One row per file index: key, description, how many files and bytes it lists (when its
+    contents are known here) and its ``.json``/``.txt`` links or its index files' URIs."""
+    files = view.stored.metadata.get("files") or []
+    known = {i["key"]: i for i in file_indices(view.index_entries, files)}
+    rows: dict[str, dict[str, Any]] = {}
+    for file in index_files:
+        stem, _, extension = file["key"].rpartition(".")
+        key = stem if extension in ("json", "txt") and stem else file["key"]
+        row = rows.setdefault(
+            key, {"key": key, "description": file["description"], "files": [], "known": None}
+        )
+        row["files"].append(file)
+    for key, row in rows.items():
+        index = known.get(key)
+        if index is not None:
+            row["known"] = {
+                "number_files": index["number_files"],
+                "size": index["size"],
+                "json": f"{root}/record/{recid}/file_index/{quote(key)}.json",
+                "txt": f"{root}/record/{recid}/file_index/{quote(key)}.txt",
+            }
+    return list(rows.values())
+
+
+def _pages(count: int, page: int) -> tuple[int, int, list[int | None]]:
+    """(page shown, last page, page numbers to link with None for a gap)."""
+    last = max(1, -(-count // FILES_PER_PAGE))
+    page = min(page, last)
+    shown = sorted({1, last, *range(max(1, page - 2), min(last, page + 2) + 1)})
+    numbers: list[int | None] = []
+    for number in shown:
+        if numbers and number - (numbers[-1] or 0) > 1:
+            numbers.append(None)
+        numbers.append(number)
+    return page, last, numbers
+
+
+def _characteristics(metadata: dict[str, Any]) -> list[tuple[str, str]]:
+    distribution = metadata.get("distribution") or {}
+    rows: list[tuple[str, str]] = []
+    if distribution.get("number_events") is not None:
+        rows.append(("Events", f"{distribution['number_events']:,}"))
+    if distribution.get("number_entries") is not None:
+        rows.append(("Entries", f"{distribution['number_entries']:,}"))
+    if distribution.get("number_files") is not None:
+        rows.append(("Files", f"{distribution['number_files']:,}"))
+    if distribution.get("size") is not None:
+        rows.append(("Size", f"{human_size(distribution['size'])} ({distribution['size']:,} B)"))
+    if distribution.get("formats"):
+        rows.append(("Formats", ", ".join(distribution["formats"])))
+    if distribution.get("availability"):
+        rows.append(("Availability", str(distribution["availability"])))
+    if metadata.get("run_period"):
+        rows.append(("Run period", ", ".join(metadata["run_period"])))
+    if metadata.get("date_created"):
+        rows.append(("Data taken or produced", ", ".join(metadata["date_created"])))
+    if metadata.get("date_reprocessed"):
+        rows.append(("Reprocessed", str(metadata["date_reprocessed"])))
+    if metadata.get("accelerator"):
+        rows.append(("Accelerator", str(metadata["accelerator"])))
+    collision = metadata.get("collision_information") or {}
+    if collision.get("energy") or collision.get("type"):
+        rows.append(
+            (
+                "Collisions",
+                " ".join(v for v in (collision.get("type"), collision.get("energy")) if v),
+            )
+        )
+    if metadata.get("magnet_polarity"):
+        rows.append(("Magnet polarity", str(metadata["magnet_polarity"])))
+    stripping = metadata.get("stripping") or {}
+    if stripping:
+        rows.append(
+            ("Stripping", f"{stripping.get('stream', '')} {stripping.get('version', '')}".strip())
+        )
+    return rows
+
+
+def record_context(
+    view: RecordView,
+    *,
+    root: str,
+    titles: dict[str, str],
+    versions: list[int],
+    files_page: int,
+) -> dict[str, Any]:
+    """What ``record.html`` shows of ``view``: every field prepared, nothing left to look up."""
+    metadata = view.stored.metadata
+    recid = view.stored.recid
+    url = f"{root}/record/{recid}"
+    current = not versions or view.stored.version == versions[-1]
+    data_files, index_files = _file_rows(view, root, recid, current=current)
+    indices = _index_rows(view, index_files, root, recid)
+    # Data files, then indices: one list, paged (real records have many of one or the other).
+    entries = [{"kind": "file", **f} for f in data_files] + [
+        {"kind": "index", **i} for i in indices
+    ]
+    page, last, numbers = _pages(len(entries), files_page)
+    start = (page - 1) * FILES_PER_PAGE
+    version_arg = None if current else view.stored.version
+
+    def files_href(number: int) -> str:
+        params = {"version": version_arg, "files_page": number if number > 1 else None}
+        query = query_string(params)
+        return f"{url}?{query}#files" if query else f"{url}#files"
+
+    system = metadata.get("system_details") or {}
+    methodology = metadata.get("methodology") or {}
+    licence = (metadata.get("license") or {}).get("attribution")
+    collaboration = metadata.get("collaboration") or {}
+    semantics_files = metadata.get("dataset_semantics_files") or {}
+    cross_section = metadata.get("cross_section") or {}
+    links = metadata.get("links") or []
+    repository = metadata.get("source_code_repository") or {}
+    ld = orjson.dumps(schemaorg(metadata, base_url=root)).decode()
+    return {
+        "recid": recid,
+        "url": url,
+        "metadata": metadata,
+        "title": metadata["title"],
+        "title_additional": metadata.get("title_additional") or "",
+        "doi": metadata.get("doi") or "",
+        "cite": cite_as(metadata, url),
+        "badges": badges(metadata, root),
+        "summary": sanitize_html(
+            " ".join(str((metadata.get("abstract") or {}).get("description") or "").split())[:300],
+            root,
+        ),
+        "abstract": _described(metadata.get("abstract"), titles, root),
+        "authors": [
+            {
+                "name": a["name"],
+                "orcid": a.get("orcid") or "",
+                "affiliation": a.get("affiliation") or "",
+            }
+            for a in metadata.get("authors") or []
+            if a.get("name")
+        ],
+        "collaboration": {
+            "name": collaboration.get("name") or "",
+            "href": f"{root}/record/{collaboration['recid']}"
+            if collaboration.get("recid") in titles
+            else None,
+        },
+        "characteristics": _characteristics(metadata),
+        "run_numbers": metadata.get("run_numbers") or [],
+        "system": {
+            "release": system.get("release") or "",
+            "global_tag": system.get("global_tag") or "",
+            "container_images": system.get("container_images") or [],
+            "html": sanitize_html(str(system.get("description") or ""), root),
+            "link": _links([{"recid": system["recid"]}], titles, root)[0]
+            if system.get("recid")
+            else None,
+        }
+        if system
+        else None,
+        "methodology": _described(methodology, titles, root),
+        "steps": [
+            {
+                "type": step.get("type") or "",
+                "release": step.get("release") or "",
+                "global_tag": step.get("global_tag") or "",
+                "generators": step.get("generators") or [],
+                "output_dataset": step.get("output_dataset") or "",
+                "note": step.get("note") or "",
+                "configuration_files": _configurations(step, titles, root),
+            }
+            for step in methodology.get("steps") or []
+        ],
+        "validation": _described(metadata.get("validation"), titles, root),
+        "usage": _described(metadata.get("usage"), titles, root),
+        "issues": _described(metadata.get("note"), titles, root),
+        "pileup": _described(metadata.get("pileup"), titles, root),
+        "semantics": [
+            {
+                "variable": v.get("variable") or "",
+                "type": v.get("type") or "",
+                "unit": v.get("unit") or "",
+                "description": v.get("description") or "",
+            }
+            for v in metadata.get("dataset_semantics") or []
+        ],
+        "semantics_files": {
+            "json": safe_url(str(semantics_files.get("json") or ""), root),
+            "html": safe_url(str(semantics_files.get("url") or ""), root),
+        }
+        if semantics_files
+        else None,
+        "cross_section": [
+            (label, cross_section[name])
+            for name, label in CROSS_SECTION_FIELDS
+            if cross_section.get(name)
+        ],
+        "relations": [
+            {
+                "type": RELATION_NAMES.get(str(r.get("type")), str(r.get("type"))),
+                "link": _links([r], titles, root)[0] if r.get("recid") else None,
+                "title": r.get("title") or "",
+                "doi": r.get("doi") or "",
+                "description": r.get("description") or "",
+            }
+            for r in metadata.get("relations") or []
+        ],
+        "use_with": _described(metadata.get("use_with"), titles, root),
+        "web_links": _links(links, titles, root),
+        "repository": {
+            "href": safe_url(str(repository.get("url") or ""), root),
+            "url": repository.get("url") or "",
+            "description": repository.get("description") or "",
+        }
+        if repository
+        else None,
+        "entries": entries[start : start + FILES_PER_PAGE],
+        "entries_count": len(entries),
+        "files_count": len(data_files),
+        "indices_count": len(indices),
+        "files_size": sum(int(f["size"]) for f in data_files),
+        "files_first": start + 1,
+        "files_page": page,
+        "files_last_page": last,
+        "files_pages": [(n, files_href(n) if n else "") for n in numbers],
+        "files_prev": files_href(page - 1) if page > 1 else None,
+        "files_next": files_href(page + 1) if page < last else None,
+        "licence": licence or "",
+        "licence_url": LICENCE_URLS.get(licence or "")
+        or (f"https://spdx.org/licenses/{quote(licence)}.html" if licence else None),
+        "version": view.stored.version,
+        "versions": versions,
+        "latest": versions[-1] if versions else view.stored.version,
+        "updated": view.stored.updated.date().isoformat(),
+        "json_url": f"{root}/api/records/{recid}"
+        + (f"?version={version_arg}" if version_arg else ""),
+        # "</" cannot end the script element the JSON-LD sits in.
+        "json_ld": ld.replace("</", "<\\/"),
+    }
+
+
+def _configurations(
+    step: dict[str, Any], titles: dict[str, str], root: str
+) -> list[dict[str, Any]]:
+    out = []
+    for conf in step.get("configuration_files") or []:
+        recid = conf.get("recid")
+        if recid and recid in titles:
+            href: str | None = f"{root}/record/{recid}"
+        else:
+            href = safe_url(str(conf.get("url") or ""), root) if conf.get("url") else None
+        out.append({"title": conf.get("title") or "", "process": conf.get("process"), "href": href})
+    return out
 
 
 @router.get("/record/{recid}", response_class=HTMLResponse, summary="A record's page")
 async def record_page(
     request: Request, recid: Annotated[str, Path(pattern=r"^[0-9]{1,12}$")]
 ) -> HTMLResponse:
-    view = portal(request).record(recid)
-    metadata = view.stored.metadata
+    params = request.query_params
+    version = _page_number(params.get("version"), None)
+    if "version" in params and version is None:
+        raise RecordNotFoundError(recid, None)
+    service = portal(request)
+    view = service.record(recid, version)
     root = base_url(request)
-    ld = orjson.dumps(schemaorg(metadata, base_url=root)).decode().replace("</", "<\\/")
-    files = "".join(
-        f"<li><code>{escape(f['uri'])}</code> ({f['size']:,} bytes, {escape(f['checksum'])})</li>"
-        for f in metadata.get("files", [])[:50]
+    titles = service.titles(_linked_recids(view.stored.metadata))
+    versions = [v.version for v in service.versions(recid)]
+    context = record_context(
+        view,
+        root=root,
+        titles=titles,
+        versions=versions,
+        files_page=_page_number(params.get("files_page"), 1) or 1,
     )
-    description = (metadata.get("abstract") or {}).get("description", "")
-    body = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(metadata["title"])} — OpenHEP</title>
-<link rel="alternate" type="application/json" href="{root}/api/records/{recid}">
-<script type="application/ld+json">{ld}</script>
-</head><body>
-<h1>{escape(metadata["title"])}</h1>
-<p>{escape(", ".join(metadata["experiment"]))} · {escape(metadata["type"]["primary"])}
-· published {escape(metadata["date_published"])}
-{
-        f' · DOI <a href="https://doi.org/{escape(metadata["doi"])}">{escape(metadata["doi"])}</a>'
-        if metadata.get("doi")
-        else ""
-    }</p>
-<div>{escape(description)}</div>
-<ul>{files}</ul>
-<p><a href="{root}/api/records/{recid}">JSON</a></p>
-</body></html>"""
-    return HTMLResponse(body)
+    return render(request, "record.html", **context)
