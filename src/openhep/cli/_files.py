@@ -15,12 +15,8 @@ from openhep.model import RecordValidationError
 from openhep.settings import Settings
 from openhep.storage import (
     CHUNK_SIZE,
-    ChecksumMismatchError,
     FileIndexError,
-    FileKeyError,
     FileService,
-    FileTooLargeError,
-    UnsafePathError,
     add_file_index,
     expand_file_indices,
 )
@@ -35,6 +31,12 @@ token_app = typer.Typer(
     help="Bearer tokens for the write API (PUT /api/records/<recid>/files/<key>).",
     no_args_is_help=True,
 )
+
+
+#: What adding files can run into, each leaving the store and the record as they were: bad
+#: keys or paths, size bounds, checksum mismatches, conflicts, invalid records (all
+#: ValueErrors) and I/O errors of the store.
+NOTHING_ADDED = (ValueError, OSError)
 
 
 @contextmanager
@@ -89,15 +91,7 @@ def add_command(
             result = service.add(recid, items, file_type=file_type)
         except RecordNotFoundError as exc:
             raise fail(f"{exc}: ingest the record first") from None
-        except (
-            FileKeyError,
-            UnsafePathError,
-            FileTooLargeError,
-            ChecksumMismatchError,
-            CatalogConflictError,
-            RecordValidationError,
-            ValueError,
-        ) as exc:
+        except NOTHING_ADDED as exc:
             raise fail(f"nothing was added: {exc}") from None
     if as_json:
         emit_json(result.as_dict())
@@ -233,14 +227,7 @@ def index_command(
             raise fail(f"{exc}: ingest the record first") from None
         except FileIndexError as exc:
             raise fail(f"nothing was added: {exc}", 2) from None
-        except (
-            UnsafePathError,
-            FileTooLargeError,
-            CatalogConflictError,
-            RecordValidationError,
-            OSError,
-            ValueError,
-        ) as exc:
+        except NOTHING_ADDED as exc:
             raise fail(f"nothing was added: {exc}") from None
     if as_json:
         emit_json(result.as_dict())
