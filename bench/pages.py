@@ -10,9 +10,9 @@ time unless ``--think-ms``. Three classes of pages:
 * ``search``: ``/search?…``, a mix of free text, fielded queries, facet filters (type,
   subtype, experiment, year ranges, energy, file type, keywords, event-count buckets), sorts and
   a later page — every answer with the page's facets;
-* ``record``: ``/record/<recid>``, a sample of 48 records: the 8 with the most files, the 8
-  with the longest metadata, the records with file indices or many relations among them, and 32
-  drawn at random (seed 7535).
+* ``record``: ``/record/<recid>``, the rich records — the 8 with the most files, the 8 with
+  the longest metadata, 4 with file indices, the 4 with the most relations (22 distinct among
+  the real records) — and 32 more drawn at random (seed 7535); the JSON line lists them.
 
 Each class is measured on three systems, in the same run, by the same load generator:
 
