@@ -8,11 +8,11 @@ file. ``?files_page=N`` pages the files (5 a page) and ``?version=N`` shows an o
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 
 import orjson
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from openhep.catalog import RecordNotFoundError, file_key
@@ -29,6 +29,14 @@ FILES_PER_PAGE = 5
 #: Authors named in the "Cite as" line before "et al.".
 CITED_AUTHORS = 3
 _NUMBER = re.compile(r"^[0-9]{1,9}$")
+_RECID = re.compile(r"^[0-9]{1,12}$")
+_PARAMETERS: list[dict[str, Any]] = [
+    {"name": "recid", "in": "path", "required": True, "schema": {"type": "string"}},
+    {"name": "files_page", "in": "query", "required": False, "schema": {"type": "integer"},
+     "description": "Page of the files box (5 a page)."},
+    {"name": "version", "in": "query", "required": False, "schema": {"type": "integer"},
+     "description": "An older version of the record."},
+]  # fmt: skip
 _EOS_URI = re.compile(r"^root://[^/]+//eos/opendata/(.+)$")
 #: How ``relations[].type`` reads in a sentence.
 RELATION_NAMES = {
@@ -468,10 +476,17 @@ def _configurations(
     return out
 
 
-@router.get("/record/{recid}", response_class=HTMLResponse, summary="A record's page")
-async def record_page(
-    request: Request, recid: Annotated[str, Path(pattern=r"^[0-9]{1,12}$")]
-) -> HTMLResponse:
+@router.get(
+    "/record/{recid}",
+    response_class=HTMLResponse,
+    summary="A record's page",
+    openapi_extra={"parameters": _PARAMETERS},
+)
+async def record_page(request: Request) -> HTMLResponse:
+    # Parameters are read here rather than by FastAPI: its validation costs as much as a read.
+    recid = request.path_params["recid"]
+    if not _RECID.match(recid):
+        raise RecordNotFoundError(recid[:40])
     params = request.query_params
     version = _page_number(params.get("version"), None)
     if "version" in params and version is None:
