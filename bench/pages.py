@@ -3,8 +3,11 @@ against nginx serving the same pages pre-rendered.
 
 What it measures: ``openhep serve --workers N`` over the 7,535 real CODP records (``openhep
 ingest`` + ``openhep reindex``), loaded over loopback by ``--clients`` (default 32) closed-loop
-clients on keep-alive connections (bench/search.py's load generator: asyncio + h11), no think
-time unless ``--think-ms``. Three classes of pages:
+clients on keep-alive connections (bench/search.py's load generator: asyncio + h11), each
+sending its next request as soon as its last one is answered. With ``--think-ms T`` the clients
+browse instead: each pauses a random time (exponential, mean T; the first pause uniform in
+[0, T)) between an answer and its next request, so that they do not move in lockstep. Three
+classes of pages:
 
 * ``home``: ``/`` (one search: facet counts and the six latest records);
 * ``search``: ``/search?…``, a mix of free text, fielded queries, facet filters (type,
@@ -229,6 +232,85 @@ http {{
     return search_bench.Server("nginx", ["sh", "-c", command], dict(os.environ), work / "nginx.log")
 
 
+# -- load with think time ----------------------------------------------------------------------
+
+
+async def browsing(
+    search_bench: ModuleType,
+    port: int,
+    targets: Sequence[str],
+    clients: int,
+    seconds: float,
+    think: float,
+    samples: Any,
+) -> float:
+    """``clients`` people browsing: each waits a random pause (exponential, mean ``think``
+    seconds; the first one uniform in [0, think)) between an answer and its next request, so
+    they do not move in lockstep. Otherwise as bench/search.py's ``closed_loop``."""
+    started = time.perf_counter()
+    deadline = started + seconds
+
+    async def person(index: int) -> None:
+        rng = random.Random(index)
+        connection = search_bench.Connection(search_bench.HOST, port)
+        i = index
+        try:
+            await asyncio.sleep(rng.uniform(0, think))
+            while time.perf_counter() < deadline:
+                target = targets[i % len(targets)]
+                i += 1
+                sent = time.perf_counter_ns()
+                try:
+                    status, _ = await asyncio.wait_for(connection.get(target), 60)
+                except (OSError, search_bench.h11.ProtocolError, TimeoutError) as exc:
+                    connection.close()
+                    samples.error(f"{target}: {type(exc).__name__}: {exc}")
+                    continue
+                if status == 200:
+                    samples.ok(target, sent)
+                else:
+                    samples.error(f"{target}: HTTP {status}")
+                pause = rng.expovariate(1 / think)
+                if time.perf_counter() + pause >= deadline:
+                    break  # its next request would come after the end: it leaves now
+                await asyncio.sleep(pause)
+        finally:
+            connection.close()
+
+    await asyncio.gather(*(person(i) for i in range(clients)))
+    return time.perf_counter() - started
+
+
+def measure(
+    search_bench: ModuleType,
+    runner: asyncio.Runner,
+    server: Any,
+    labels: dict[str, str],
+    clients: int,
+    seconds: float,
+    think: float,
+) -> dict[str, Any]:
+    """bench/search.py's ``measure_http``; with ``think`` > 0, clients that browse (above)."""
+    if not think:
+        return dict(search_bench.measure_http(runner, server, labels, clients, seconds))
+    samples = search_bench.Samples()
+    cpu_self, cpu_machine = search_bench.cpu_self, search_bench.cpu_machine
+    client_cpu, server_cpu, all_cpu = cpu_self(), server.cpu_seconds(), cpu_machine()
+    wall = runner.run(
+        browsing(search_bench, server.port, list(labels), clients, seconds, think, samples)
+    )
+    client_cpu, server_cpu = cpu_self() - client_cpu, server.cpu_seconds() - server_cpu
+    other_cpu = max(cpu_machine() - all_cpu - client_cpu - server_cpu, 0.0)
+    extra = {
+        "clients": clients,
+        "seconds": round(wall, 2),
+        "client_cpu_cores": round(client_cpu / wall, 2),
+        "server_cpu_cores": round(server_cpu / wall, 2),
+        "other_cpu_cores": round(other_cpu / wall, 2),
+    }
+    return dict(search_bench.summarize(samples, wall, extra, labels if len(labels) < 20 else None))
+
+
 # -- the run -----------------------------------------------------------------------------------
 
 
@@ -261,7 +343,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--think-ms",
         type=float,
         default=0.0,
-        help="pause of each loaded client between an answer and its next request (default 0)",
+        help="mean pause (exponential) of each client between an answer and its next request "
+        "(default 0: closed loop)",
     )
     args = parser.parse_args(argv)
     if args.duration is None:
@@ -361,13 +444,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     )
                     single[cls] = one
                     note(f"  {system}_1client {cls}: {search_bench.brief(one)}")
-                figure = search_bench.measure_http(
+                figure = measure(
+                    search_bench,
                     runner,
                     server,
                     labels,
                     args.clients,
                     args.duration,
-                    None,
                     args.think_ms / 1000,
                 )
                 figures[system][cls] = figure
