@@ -406,3 +406,12 @@ def test_the_openapi_document_lists_each_page_once(client: TestClient) -> None:
     paths = client.get("/api/openapi.json").json()["paths"]
     for path in ("/docs", "/docs/{slug}", "/glossary", "/news", "/api/news.xml", "/sitemap.xml"):
         assert list(paths[path]) == ["get"], path
+
+
+def test_a_method_a_page_does_not_take_is_a_405_page_with_allow(client: TestClient) -> None:
+    response = client.post("/docs", headers=HTML)
+    assert response.status_code == 405
+    assert response.headers["content-type"].startswith("text/html")
+    assert "GET" in response.headers["allow"]
+    assert html_problems(response.text) == []
+    assert client.post("/api/news.xml", headers=HTML).headers["content-type"] == "application/json"
