@@ -258,7 +258,8 @@ def test_sitemap_record_files_for_large_catalogues(client: TestClient) -> None:
         ("/docs/no-such-doc", 404, "no documentation page"),
         ("/news/no-such-item", 404, "no news item"),
         ("/record/999999999", 404, "record 999999999 does not exist"),
-        ("/record/abc", 400, "recid"),
+        ("/record/abc", 404, "record abc does not exist"),
+        ("/sitemap/records-0.xml", 400, "n: Input should be greater than or equal to 1"),
         ("/static/css/nope.css", 404, "Not Found"),
     ],
 )
@@ -308,7 +309,7 @@ def test_api_and_downloads_answer_json_even_to_browsers(client: TestClient, path
 
 
 def test_only_a_bad_request_refills_the_error_page_search_box(client: TestClient) -> None:
-    refused = client.get("/record/abc", params={"q": '"x'}, headers=HTML)
+    refused = client.get("/sitemap/records-0.xml", params={"q": '"x'}, headers=HTML)
     assert refused.status_code == 400
     assert 'value="&#34;x"' in refused.text
     missing = client.get("/no/such/page", params={"q": '"x'}, headers=HTML)
