@@ -24,7 +24,7 @@ DEMO_PORT ?= 8000
 demo: install
 	$(BIN)/openhep demo
 	$(BIN)/openhep stats
-	@echo "serving the portal at http://127.0.0.1:$(DEMO_PORT)/api/records/?q=muon (Ctrl-C stops)"
+	@echo "serving the portal at http://127.0.0.1:$(DEMO_PORT)/ (API: /api/records/?q=muon; Ctrl-C stops)"
 	$(BIN)/openhep serve --port $(DEMO_PORT)
 
 test: install system-deps
