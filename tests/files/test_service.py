@@ -246,3 +246,28 @@ def test_prefix_rules_map_both_ways() -> None:
     assert rules.to_uri("eos/opendata/x.root") == "root://eospublic.cern.ch//eos/opendata/x.root"
     with pytest.raises(ValueError, match="uri-prefix=store-prefix"):
         PrefixRules.parse("no-equals-sign")
+
+
+def test_files_of_embargoed_records_are_not_served_by_their_path(
+    catalog: Catalog, store: Store, samples: dict[str, bytes]
+) -> None:
+    """A curator may add files to a record before its release date; until then its files are
+    not served at /eos/opendata/<path> (nor listed: the record itself is not public)."""
+    service = FileService(catalog, store)
+    embargoed = catalog.get(PARENT).metadata | {
+        "recid": "990500",
+        "doi": None,
+        "release_date": "2999-01-01",
+    }
+    embargoed.pop("doi")
+    embargoed.pop("files", None)
+    catalog.write([validate_record(embargoed)])
+    name, data = next(iter(samples.items()))
+    hidden = service.add("990500", [(name, [data])]).files[0]
+    shown = service.add(PARENT, [(name, [data])]).files[0]
+    assert service.servable(hidden.path).checksum == adler32(data)  # held and good...
+    with pytest.raises(FileNotServedError):
+        service.public_servable(hidden.path)  # ...but not published yet
+    assert service.public_servable(shown.path).checksum == adler32(data)
+    with pytest.raises(FileNotServedError):
+        service.public_servable("eos/opendata/openhep/not/held.root")

@@ -521,6 +521,29 @@ class Catalog:
                 found.update((row.recid, row.title) for row in conn.execute(query))
         return found
 
+    def uri_is_public(self, uri: str, *, now: datetime | None = None) -> bool:
+        """Whether a public record's current version lists ``uri`` (in ``files`` or in one of
+        its file indices): the files of embargoed records are not served before their release.
+        """
+        public = self._public(now or _now())
+        listed = (
+            select(files.c.recid)
+            .join(records, records.c.recid == files.c.recid)
+            .where(files.c.uri == uri, public)
+            .limit(1)
+        )
+        indexed = (
+            select(file_index_entries.c.recid)
+            .join(records, records.c.recid == file_index_entries.c.recid)
+            .where(file_index_entries.c.uri == uri, public)
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            return (
+                conn.execute(listed).first() is not None
+                or conn.execute(indexed).first() is not None
+            )
+
     def file_index_entries(self, recid: str, index_key: str | None = None) -> list[dict[str, Any]]:
         """The files a record's file indices list (or one index's), by index then position."""
         query = select(file_index_entries).where(file_index_entries.c.recid == recid)

@@ -95,6 +95,7 @@ file_index_entries = Table(
     Column("uri", Text, nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("checksum", String(80), nullable=False),
+    Index("ix_file_index_entries_uri", "uri"),
 )
 
 # One row per change, numbered monotonically: derived indexes follow it by ``seq``.

@@ -231,6 +231,13 @@ class FileService:
                 out.append("online" if replica.is_good else "corrupt")
         return out
 
+    def public_servable(self, path: str) -> ServedFile:
+        """:meth:`servable`, for a file some public record lists (none that is embargoed)."""
+        uri = self.rules.to_uri(store_path(path))
+        if uri is None or not self.catalog.uri_is_public(uri):
+            raise FileNotServedError(f"there is no file {path.rsplit('/', 1)[-1]!r} here")
+        return self.servable(path)
+
     def servable(self, path: str) -> ServedFile:
         """The file at store path ``path`` if it is held here and good.
 

@@ -164,7 +164,7 @@ def _serve(request: Request, served: ServedFile, extra: dict[str, str]) -> Respo
 def eos_file(request: Request, path: str) -> Response:
     if not path or path.endswith("/"):
         raise HTTPException(404, "there is no file here: name one (directories are not listed)")
-    served = _find(request, lambda files: files.servable(EOS_STORE_PREFIX + path))
+    served = _find(request, lambda files: files.public_servable(EOS_STORE_PREFIX + path))
     return _serve(request, served, {})
 
 
