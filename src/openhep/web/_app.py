@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 
 import orjson
@@ -55,6 +55,15 @@ def answer(
     return error(status, message, headers)
 
 
+def _answer_with(status: int) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """An exception handler answering ``status`` with the exception's message."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        return answer(request, status, str(exc))
+
+    return handle
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The portal for the instance ``settings`` names (default: from the environment)."""
     settings = settings or Settings.from_env()
@@ -82,26 +91,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
 
-    @app.exception_handler(RecordNotFoundError)
-    async def _not_found(request: Request, exc: RecordNotFoundError) -> Response:
-        return answer(request, 404, str(exc))
-
-    @app.exception_handler(SearchRequestError)
-    async def _bad_search(request: Request, exc: SearchRequestError) -> Response:
-        return answer(request, 400, str(exc))
+    # Service errors whose message is the answer, and their status.
+    for error_type, status in (
+        (RecordNotFoundError, 404),
+        (SearchRequestError, 400),
+        (FileNotServedError, 404),
+        (CorruptFileError, 503),  # failed its fixity check: not served as good
+    ):
+        app.add_exception_handler(error_type, _answer_with(status))
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request: Request, exc: RequestValidationError) -> Response:
         problems = [f"{field_path(tuple(e['loc'][1:]))}: {e['msg']}" for e in exc.errors()[:10]]
         return answer(request, 400, "; ".join(problems))
-
-    @app.exception_handler(FileNotServedError)
-    async def _file_not_served(request: Request, exc: FileNotServedError) -> Response:
-        return answer(request, 404, str(exc))
-
-    @app.exception_handler(CorruptFileError)
-    async def _corrupt_file(request: Request, exc: CorruptFileError) -> Response:
-        return answer(request, 503, str(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

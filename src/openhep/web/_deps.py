@@ -1,12 +1,20 @@
-"""What handlers share: the instance's portal and the URL the client reached us by."""
+"""What handlers share: the instance's portal, the URL the client reached us by, and what a
+recid in a URL path looks like."""
 
 from __future__ import annotations
 
+import re
+from typing import Annotated
+
 import orjson
-from fastapi import Request
+from fastapi import Path, Request
 from fastapi.responses import Response
 
 from openhep.portal import Portal
+
+#: A recid in a URL path: 1 to 12 digits (the record model's own bound).
+RECID = re.compile(r"^[0-9]{1,12}$")
+RecidPath = Annotated[str, Path(pattern=RECID.pattern, description="The record's recid.")]
 
 
 def portal(request: Request) -> Portal:

@@ -9,11 +9,10 @@ from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import Response
 
 from openhep.formats import file_index_listing
-from openhep.web._deps import portal
+from openhep.web._deps import RecidPath, portal
 
 router = APIRouter(tags=["files"])
 
-RecidPath = Annotated[str, Path(pattern=r"^[0-9]{1,12}$", description="The record's recid.")]
 KeyPath = Annotated[
     str,
     Path(

@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 
 from openhep.catalog import RecordNotFoundError
 from openhep.storage import FileService, ServedFile, UnsafePathError
-from openhep.web._deps import portal
+from openhep.web._deps import RECID, portal
 from openhep.web._ranges import (
     RangeNotSatisfiableError,
     StoredFileResponse,
@@ -38,7 +38,6 @@ T = TypeVar("T")
 #: ``/eos/opendata/<path>`` maps to this store path prefix (the default prefix rule's).
 EOS_STORE_PREFIX = "eos/opendata/"
 
-_RECID = re.compile(r"[0-9]{1,12}")
 #: Percent-encoded ``/``, ``\`` or NUL: a name that smuggles a separator past the router.
 _ENCODED_SEPARATOR = re.compile(rb"%(2f|5c|00)", re.IGNORECASE)
 
@@ -169,7 +168,7 @@ def eos_file(request: Request, path: str) -> Response:
 
 
 def record_file(request: Request, recid: str, key: str) -> Response:
-    if not _RECID.fullmatch(recid):
+    if not RECID.fullmatch(recid):
         raise RecordNotFoundError(recid[:40])
     stored = portal(request).catalog.get(recid)
     served = _find(request, lambda files: files.record_file(stored, key))

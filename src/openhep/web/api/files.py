@@ -27,11 +27,10 @@ from openhep.storage import (
     UnsafePathError,
     file_name,
 )
-from openhep.web._deps import base_url, json_response, portal
+from openhep.web._deps import RecidPath, base_url, json_response, portal
 
 router = APIRouter(prefix="/api/records", tags=["files"])
 
-RecidPath = Annotated[str, Path(pattern=r"^[0-9]{1,12}$", description="The record's recid.")]
 KeyPath = Annotated[
     str, Path(max_length=255, description="The file's key (its name in the record).")
 ]

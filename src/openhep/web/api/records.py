@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.datastructures import QueryParams
 
@@ -18,13 +17,11 @@ from openhep.search._service import (
     SearchRequest,
     SearchRequestError,
 )
-from openhep.web._deps import base_url, json_response, portal
+from openhep.web._deps import RECID, RecidPath, base_url, json_response, portal
 
 router = APIRouter(prefix="/api/records", tags=["records"])
 
-RecidPath = Annotated[str, Path(pattern=r"^[0-9]{1,12}$", description="The record's recid.")]
 _TRUE = {"1", "true", "yes", "on"}
-_RECID = re.compile(r"^[0-9]{1,12}$")
 MAX_Q_LENGTH = 2000
 MAX_CURSOR_LENGTH = 200
 MAX_PAGE = 10_000_000
@@ -74,7 +71,7 @@ _RECORD_PARAMETERS: list[dict[str, Any]] = [
         "in": "path",
         "required": True,
         "description": "The record's recid.",
-        "schema": {"type": "string", "pattern": _RECID.pattern},
+        "schema": {"type": "string", "pattern": RECID.pattern},
     },
     _parameter("skip_files", "1: leave out files", {"type": "string"}),
     _parameter("version", "A given version", {"type": "integer", "minimum": 1}),
@@ -164,7 +161,7 @@ async def search_records(request: Request) -> Response:
 )
 async def get_record(request: Request) -> Response:
     recid = request.path_params["recid"]
-    if not _RECID.match(recid):
+    if not RECID.match(recid):
         raise SearchRequestError("recid: expected 1 to 12 digits")
     params = request.query_params
     version = _number(params, "version", 0, 1, 2**31 - 1) if "version" in params else None

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse
 from openhep.catalog import RecordNotFoundError, file_key
 from openhep.formats import file_indices, schemaorg
 from openhep.portal import RecordView
-from openhep.web._deps import base_url, portal
+from openhep.web._deps import RECID, base_url, portal
 from openhep.web.pages._render import human_size, query_string, render
 from openhep.web.pages._sanitize import safe_url, sanitize_html
 
@@ -29,7 +29,6 @@ FILES_PER_PAGE = 5
 #: Authors named in the "Cite as" line before "et al.".
 CITED_AUTHORS = 3
 _NUMBER = re.compile(r"^[0-9]{1,9}$")
-_RECID = re.compile(r"^[0-9]{1,12}$")
 _PARAMETERS: list[dict[str, Any]] = [
     {"name": "recid", "in": "path", "required": True, "schema": {"type": "string"}},
     {"name": "files_page", "in": "query", "required": False, "schema": {"type": "integer"},
@@ -485,7 +484,7 @@ def _configurations(
 async def record_page(request: Request) -> HTMLResponse:
     # Parameters are read here rather than by FastAPI: its validation costs as much as a read.
     recid = request.path_params["recid"]
-    if not _RECID.match(recid):
+    if not RECID.match(recid):
         raise RecordNotFoundError(recid[:40])
     params = request.query_params
     version = _page_number(params.get("version"), None)
