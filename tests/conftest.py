@@ -22,6 +22,7 @@ import pytest
 if TYPE_CHECKING:
     from _services.postgres import PostgresCluster
     from _services.xrootd import XRootDServer
+    from openhep.catalog import Catalog
     from openhep.storage import Store
 
 pytest_plugins = ["pytester"]
@@ -155,6 +156,26 @@ def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'home' / 'catalog.sqlite'}"
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+#: CODP's DoubleMuParked NanoAOD outreach records (12341 among them): real records to attach
+#: files to in the file tests.
+DOUBLEMUPARKED_RECORDS = "cms-derived-nanoaod-outreach-DoubleMuParked.json"
+
+
+@pytest.fixture
+def doublemuparked_catalog(catalog_url: str, codp_dir: Path) -> Iterator[Catalog]:
+    """A catalogue (SQLite, PostgreSQL) holding the real DoubleMuParked outreach records."""
+    import json
+
+    from openhep.catalog import Catalog
+    from openhep.model import validate_record
+
+    opened = Catalog.open(url=catalog_url)
+    records = json.loads((codp_dir / DOUBLEMUPARKED_RECORDS).read_text())
+    opened.write([validate_record(r) for r in records])
+    yield opened
+    opened.close()
 
 
 # --------------------------------------------------------------------------

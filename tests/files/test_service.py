@@ -6,7 +6,6 @@ Bytes are real CMS samples from ../shared/anchors/cms-samples; records are real 
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 import zlib
 from pathlib import Path
@@ -38,14 +37,8 @@ def samples(anchors: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture
-def catalog(catalog_url: str, codp_dir: Path) -> Any:
-    opened = Catalog.open(url=catalog_url)
-    records = json.loads(
-        (codp_dir / "cms-derived-nanoaod-outreach-DoubleMuParked.json").read_text()
-    )
-    opened.write([validate_record(r) for r in records])
-    yield opened
-    opened.close()
+def catalog(doublemuparked_catalog: Catalog) -> Catalog:
+    return doublemuparked_catalog
 
 
 @pytest.fixture

@@ -37,14 +37,8 @@ PARENT = "12341"
 
 
 @pytest.fixture
-def catalog(catalog_url: str, codp_dir: Path) -> Iterator[Catalog]:
-    opened = Catalog.open(url=catalog_url)
-    records = json.loads(
-        (codp_dir / "cms-derived-nanoaod-outreach-DoubleMuParked.json").read_text()
-    )
-    opened.write([validate_record(r) for r in records])
-    yield opened
-    opened.close()
+def catalog(doublemuparked_catalog: Catalog) -> Catalog:
+    return doublemuparked_catalog
 
 
 @pytest.fixture
