@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import mmap
 import os
@@ -56,7 +57,6 @@ import platform
 import pwd
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -66,6 +66,7 @@ import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -83,11 +84,20 @@ def note(message: str) -> None:
     print(f"[bench/files] {message}", file=sys.stderr, flush=True)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
+def load_search_bench() -> ModuleType:
+    """``bench/search.py`` as a module: its process-tree CPU meter and free-port finder."""
+    spec = importlib.util.spec_from_file_location("_bench_search", REPO_ROOT / "bench/search.py")
+    if spec is None or spec.loader is None:
+        raise SystemExit("bench/files: cannot load bench/search.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
+
+
+SEARCH_BENCH = load_search_bench()
+free_port = SEARCH_BENCH.free_port
+tree_cpu_seconds = SEARCH_BENCH.tree_cpu_seconds
 
 
 # -- the file ---------------------------------------------------------------------------------
@@ -290,29 +300,6 @@ def downloads(
         if out.strip() and out.split() != ["200", str(size)]:
             raise RuntimeError(f"{' '.join(proc.args)}: expected 200 and {size} bytes, got {out}")
     return clients * size / wall / 1e6, cpu / (clients * size / 1e9)
-
-
-_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def tree_cpu_seconds(root: int) -> float:
-    """user + system (+ reaped children's) CPU seconds of ``root`` and its descendants."""
-    stats: dict[int, tuple[int, float]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            # after the command name: state ppid … utime(12) stime(13) cutime(14) cstime(15)
-            cpu = sum(int(f) for f in fields[11:15]) / _TICKS
-            stats[int(entry.name)] = (int(fields[1]), cpu)
-    tree, frontier = {root}, [root]
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, (ppid, _) in stats.items() if ppid == parent]
-        tree.update(children)
-        frontier += children
-    return sum(stats[pid][1] for pid in tree if pid in stats)
 
 
 def tool_version(argv: list[str]) -> str:
