@@ -18,13 +18,11 @@ import stat
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from openhep.catalog import CatalogConflictError
 from openhep.model import normalize_checksum, validate_record
 from openhep.storage._checksum import digest_chunks
 from openhep.storage._paths import UnsafePathError, store_path
@@ -36,7 +34,6 @@ from openhep.storage._service import (
     FileService,
     UnpublishedPathError,
     file_type_for,
-    replicas_of,
 )
 from openhep.storage._store import CHUNK_SIZE
 
@@ -48,8 +45,6 @@ INDEX_TYPES = {"json": "index.json", "txt": "index.txt"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
 #: What a listed file's URI looks like (as in a record's ``files[]``).
 _FILE_URI = re.compile(r"^(root|https?|file|s3)://\S+$")
-#: How often building an index retries when the record changed while the bytes streamed in.
-_WRITE_ATTEMPTS = 5
 
 
 class FileIndexError(ValueError):
@@ -241,26 +236,13 @@ def _write(
     listed: list[AddedFile],
 ) -> FileIndexResult:
     rows = [{k: f.entry[k] for k in ("uri", "size", "checksum")} for f in listed]
-    for attempt in range(_WRITE_ATTEMPTS):
-        # Re-read on each attempt: someone may have written the record while bytes streamed in.
-        stored = service.catalog.get(recid, include_embargoed=True)
-        record = service._with_files(stored, [f.entry for f in index_files])
-        now = datetime.now(UTC)
-        try:
-            result = service.catalog.write(
-                [record],
-                replicas=replicas_of([*listed, *index_files], now),
-                expect_versions={recid: stored.version},
-                file_index_entries={recid: {key: rows}},
-                now=now,
-            )
-        except CatalogConflictError:
-            if attempt == _WRITE_ATTEMPTS - 1:
-                raise
-            continue
-        version = stored.version + (0 if recid in result.unchanged else 1)
-        return FileIndexResult(recid, version, key, index_files, listed)
-    raise AssertionError("unreachable")
+    version = service.attach(
+        recid,
+        [f.entry for f in index_files],
+        [*listed, *index_files],
+        file_index_entries={key: rows},
+    )
+    return FileIndexResult(recid, version, key, index_files, listed)
 
 
 #: The largest index file read when expanding one (CODP's largest are a few MB).

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import random
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, Literal
@@ -298,7 +298,8 @@ class FileService:
         keys = [file_name(key) for key, _ in items]
         if len(set(keys)) != len(keys):
             raise FileKeyError("each file added in one go needs its own key")
-        stored = self.catalog.get(recid, include_embargoed=True)
+        # An unknown record is refused before any byte is stored (RecordNotFoundError).
+        self.catalog.get(recid, include_embargoed=True)
         upload_id = uuid.uuid4().hex[:12]
         added: list[AddedFile] = []
         try:
@@ -312,32 +313,47 @@ class FileService:
                         f"{key}: the bytes received have {digests.adler32} and {digests.sha256},"
                         f" not {want}: nothing was changed"
                     )
-            for attempt in range(_WRITE_ATTEMPTS):
-                if attempt:
-                    # Someone else wrote the record while these bytes streamed in: the files
-                    # are stored at paths of their own, so re-read the record and add them to
-                    # its new version.
-                    stored = self.catalog.get(recid, include_embargoed=True)
-                record = self._with_files(stored, [a.entry for a in added])
-                now = _now()
-                try:
-                    result = self.catalog.write(
-                        [record],
-                        replicas=replicas_of(added, now),
-                        expect_versions={recid: stored.version},
-                        now=now,
-                    )
-                    break
-                except CatalogConflictError:
-                    if attempt == _WRITE_ATTEMPTS - 1:
-                        raise
+            version = self.attach(recid, [a.entry for a in added], added)
         except BaseException:
             for a in added:
                 with contextlib.suppress(OSError, UnsafePathError):
                     self.store.remove(a.path)
             raise
-        version = stored.version + (0 if recid in result.unchanged else 1)
         return AddResult(recid, version, added)
+
+    def attach(
+        self,
+        recid: str,
+        entries: Sequence[dict[str, Any]],
+        stored_files: Sequence[AddedFile],
+        *,
+        file_index_entries: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    ) -> int:
+        """Add ``entries`` to record ``recid``'s ``files[]`` (replacing entries of the same
+        keys) with the replicas of ``stored_files`` and any ``file_index_entries`` (index key
+        -> rows), in one transaction; return the record's version after it.
+
+        The files were stored at paths of their own while the record may have changed: each
+        attempt reads the current version and writes on condition that it is still current.
+        """
+        for attempt in range(_WRITE_ATTEMPTS):
+            stored = self.catalog.get(recid, include_embargoed=True)
+            record = self._with_files(stored, entries)
+            now = _now()
+            try:
+                result = self.catalog.write(
+                    [record],
+                    replicas=replicas_of(stored_files, now),
+                    expect_versions={recid: stored.version},
+                    file_index_entries={recid: file_index_entries} if file_index_entries else None,
+                    now=now,
+                )
+            except CatalogConflictError:
+                if attempt == _WRITE_ATTEMPTS - 1:
+                    raise
+                continue
+            return stored.version + (0 if recid in result.unchanged else 1)
+        raise AssertionError("unreachable")
 
     def store_file(
         self,
@@ -376,11 +392,11 @@ class FileService:
         return AddedFile(entry, path, digests)
 
     @staticmethod
-    def _with_files(stored: StoredRecord, entries: list[dict[str, Any]]) -> Record:
+    def _with_files(stored: StoredRecord, entries: Sequence[dict[str, Any]]) -> Record:
         data = dict(stored.metadata)
         new_keys = {e["key"] for e in entries}
         kept = [f for f in data.get("files", []) if file_key(f) not in new_keys]
-        data["files"] = kept + entries
+        data["files"] = [*kept, *entries]
         return validate_record(data)
 
     # -- fixity ----------------------------------------------------------------------------
