@@ -26,10 +26,11 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 
 import psycopg
 from psycopg import sql
+
+from _services.throwaway import ThrowawayServer
 
 __all__ = ["PostgresCluster", "PostgresError", "PostgresUnavailable", "find_bindir"]
 
@@ -39,7 +40,6 @@ USER = "openhep"
 HOST = "127.0.0.1"
 DEBIAN_PG_ROOT = Path("/usr/lib/postgresql")
 FALLBACK_SYSTEM_USER = "openhep-pg"
-LOG_TAIL_LINES = 40
 _COMMAND_TIMEOUT = 120.0
 _DB_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -128,12 +128,16 @@ def _utf8_locale_env() -> dict[str, str]:
     return {}
 
 
-class PostgresCluster:
+class PostgresCluster(ThrowawayServer):
     """A private PostgreSQL server in a temporary directory.
 
     >>> with PostgresCluster() as cluster:  # doctest: +SKIP
     ...     url = cluster.create_database("test_something")
     """
+
+    error = PostgresError
+    not_running = "cluster is not running"
+    log_name = "postgres.log"
 
     def __init__(self, bindir: Path | str | None = None) -> None:
         self._bindir_arg = Path(bindir) if bindir is not None else None
@@ -158,16 +162,6 @@ class PostgresCluster:
         if self._port is None or not self._running:
             raise PostgresError("cluster is not running")
         return self._port
-
-    @property
-    def base_dir(self) -> Path:
-        if self._base is None:
-            raise PostgresError("cluster is not running")
-        return self._base
-
-    @property
-    def log_file(self) -> Path:
-        return self.base_dir / "postgres.log"
 
     @property
     def url(self) -> str:
@@ -224,24 +218,6 @@ class PostgresCluster:
         except psycopg.Error as exc:
             raise PostgresError(f"CREATE DATABASE {name} failed: {exc}") from exc
         return self.url_for(name)
-
-    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
-        try:
-            text = self.log_file.read_text(encoding="utf-8", errors="replace")
-        except (OSError, PostgresError):
-            return "(no server log)"
-        return "\n".join(text.splitlines()[-lines:]) or "(server log is empty)"
-
-    def __enter__(self) -> PostgresCluster:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = f"port={self._port}" if self._running else "stopped"

@@ -22,13 +22,13 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
+
+from _services.throwaway import ThrowawayServer
 
 __all__ = ["XRootDError", "XRootDServer", "XRootDUnavailable", "find_xrootd"]
 
 HOST = "127.0.0.1"
 RUN_AS_USERS = ("xrootd", "nobody")
-LOG_TAIL_LINES = 40
 _START_TIMEOUT = 60.0
 
 
@@ -64,12 +64,16 @@ def _run_as_user() -> pwd.struct_passwd:
     raise XRootDError(f"running as root and none of the users {RUN_AS_USERS} exists")
 
 
-class XRootDServer:
+class XRootDServer(ThrowawayServer):
     """A private ``xrootd`` on 127.0.0.1 serving a temporary directory.
 
     >>> with XRootDServer() as server:  # doctest: +SKIP
     ...     store = XRootDStore(server.store_url("t1"))  # files land in server.data_dir / "t1"
     """
+
+    error = XRootDError
+    not_running = "the server is not running"
+    log_name = "xrootd.log"
 
     def __init__(self, binary: Path | str | None = None) -> None:
         self._binary_arg = Path(binary) if binary is not None else None
@@ -103,19 +107,9 @@ class XRootDServer:
         return f"{self.url}//{name.strip('/')}"
 
     @property
-    def base_dir(self) -> Path:
-        if self._base is None:
-            raise XRootDError("the server is not running")
-        return self._base
-
-    @property
     def data_dir(self) -> Path:
         """The directory the server exports as ``/``."""
         return self.base_dir / "data"
-
-    @property
-    def log_file(self) -> Path:
-        return self.base_dir / "xrootd.log"
 
     @property
     def user(self) -> str:
@@ -156,24 +150,6 @@ class XRootDServer:
             shutil.rmtree(self._base, ignore_errors=True)
             self._base = None
         atexit.unregister(self.stop)
-
-    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
-        try:
-            text = self.log_file.read_text(encoding="utf-8", errors="replace")
-        except (OSError, XRootDError):
-            return "(no server log)"
-        return "\n".join(text.splitlines()[-lines:]) or "(server log is empty)"
-
-    def __enter__(self) -> XRootDServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = f"port={self._port}" if self.running else "stopped"
