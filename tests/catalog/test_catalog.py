@@ -12,7 +12,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from openhep.catalog import Catalog, CatalogConflictError, RecordNotFoundError
+from openhep.catalog import (
+    Catalog,
+    CatalogConflictError,
+    CatalogState,
+    RecordNotFoundError,
+    Replica,
+)
 from openhep.catalog._engine import current_revision, head_revision
 from openhep.catalog._ingest import ingest
 from openhep.catalog._schema import metadata
@@ -155,6 +161,45 @@ def test_embargoed_records_are_invisible_until_released(catalog: Catalog) -> Non
     assert catalog.get("3", now=after).recid == "3"
     assert catalog.stats(now=after).total == 2
     assert catalog.stats(now=datetime(2027, 1, 1, tzinfo=UTC)).embargoed == 0
+
+
+def test_next_release_is_the_nearest_embargo_end(catalog: Catalog) -> None:
+    assert catalog.next_release(NOW) is None
+    write(
+        catalog,
+        record("1"),
+        record("2", date_published="2027"),
+        record("3", release_date="2026-12-01"),
+    )
+    assert catalog.next_release(NOW) == datetime(2026, 12, 1, tzinfo=UTC)
+    assert catalog.next_release(datetime(2026, 12, 1, tzinfo=UTC)) == datetime(
+        2027, 1, 1, tzinfo=UTC
+    )
+    assert catalog.next_release(datetime(2027, 1, 1, tzinfo=UTC)) is None
+
+
+def test_the_state_changes_with_every_record_and_replica_change(catalog: Catalog) -> None:
+    """What caches of answers compare: the change log's head and the replicas' generation."""
+    assert catalog.state() == CatalogState(0, 0)
+    write(catalog, record("1"))
+    first = catalog.state()
+    assert first.changes == catalog.last_change() > 0
+    write(catalog, record("1"))  # unchanged content: no new version, the same state
+    assert catalog.state() == first
+    replica = Replica("eos/opendata/a.root", 10, "adler32:00000001", None, "available", NOW)
+    catalog.replicas.put([replica])
+    second = catalog.state()
+    assert (second.changes, second.replicas) == (first.changes, first.replicas + 1)
+    catalog.replicas.mark(replica.path, "available", checked_at=NOW)  # same state: no change
+    assert catalog.state() == second
+    catalog.replicas.mark(replica.path, "corrupt", checked_at=NOW, detail="checksum")
+    third = catalog.state()
+    assert third.replicas == second.replicas + 1
+    assert catalog.replicas.get(replica.path).state == "corrupt"  # type: ignore[union-attr]
+    catalog.replicas.remove(replica.path)
+    assert catalog.state().replicas == third.replicas + 1
+    catalog.replicas.remove(replica.path)  # nothing there: no change
+    assert catalog.state().replicas == third.replicas + 1
 
 
 def test_a_doi_belongs_to_one_record(catalog: Catalog) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from openhep.catalog._catalog import (
     Catalog,
     CatalogConflictError,
+    CatalogState,
     CatalogStats,
     Change,
     RecordNotFoundError,
@@ -21,6 +22,7 @@ __all__ = [
     "TOKEN_PREFIX",
     "Catalog",
     "CatalogConflictError",
+    "CatalogState",
     "CatalogStats",
     "Change",
     "RecordNotFoundError",

@@ -163,6 +163,14 @@ def _put_file_index_entries(
         conn.execute(insert(file_index_entries), list(chunk))
 
 
+@dataclass(frozen=True, slots=True)
+class CatalogState:
+    """What answers about public records depend on, besides the time (see ``Catalog.state``)."""
+
+    changes: int  # the newest change-log number
+    replicas: int  # the replicas' generation: bumped when one is added, removed or changes state
+
+
 class Catalog:
     """Records with every version kept, their files, file indices and the change log.
 
@@ -565,7 +573,21 @@ class Catalog:
         return [Change(r.seq, r.recid, r.version, r.operation, r.at) for r in rows]
 
     def last_change(self) -> int:
-        """The newest change-log number (0 for an empty catalogue): what indexes compare to.
+        """The newest change-log number (0 for an empty catalogue): what indexes compare to."""
+        return int(self._probe_row("SELECT COALESCE(MAX(seq), 0) FROM changelog")[0])
+
+    def state(self) -> CatalogState:
+        """The newest change-log number and the replicas' generation, in one cheap read:
+        every answer the portal gives about public records is a function of these two and
+        of the time (embargoes end, see :meth:`next_release`)."""
+        changes, replicas_generation = self._probe_row(
+            "SELECT (SELECT COALESCE(MAX(seq), 0) FROM changelog),"
+            " (SELECT COALESCE(MAX(value), 0) FROM generations WHERE name = 'replicas')"
+        )
+        return CatalogState(int(changes), int(replicas_generation))
+
+    def _probe_row(self, sql: str) -> tuple[Any, ...]:
+        """One row of a constant query, as fresh as the latest commit.
 
         Asked before every search, so it skips SQLAlchemy's per-statement work: one plain
         query on a dedicated autocommit connection, which always sees the latest commit.
@@ -579,8 +601,8 @@ class Catalog:
                 try:
                     cursor = self._probe.cursor()
                     try:
-                        cursor.execute("SELECT COALESCE(MAX(seq), 0) FROM changelog")
-                        return int(cursor.fetchone()[0])
+                        cursor.execute(sql)
+                        return tuple(cursor.fetchone())
                     finally:
                         cursor.close()
                 except self.engine.dialect.loaded_dbapi.Error:
@@ -590,6 +612,14 @@ class Catalog:
                     if attempt == 2:
                         raise
         raise AssertionError("unreachable")
+
+    def next_release(self, now: datetime | None = None) -> datetime | None:
+        """When the next embargoed record becomes public (None: none is waiting)."""
+        now = now or _now()
+        query = select(func.min(records.c.visible_from)).where(records.c.visible_from > now)
+        with self.engine.connect() as conn:
+            found: datetime | None = conn.execute(query).scalar_one()
+        return found
 
     def count(self, *, include_embargoed: bool = False, now: datetime | None = None) -> int:
         query = select(func.count()).select_from(records)

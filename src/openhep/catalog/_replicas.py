@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
-from openhep.catalog._schema import replicas
+from openhep.catalog._schema import generations, replicas
 
 ReplicaState = Literal["available", "corrupt"]
 
@@ -59,13 +59,24 @@ def _replica(row: Any) -> Replica:
     )
 
 
+def bump_replicas_generation(conn: Connection) -> None:
+    """Count one more change of the replicas (inside the caller's transaction)."""
+    conn.execute(
+        update(generations)
+        .where(generations.c.name == "replicas")
+        .values(value=generations.c.value + 1)
+    )
+
+
 def put_replicas(conn: Connection, batch: Sequence[Replica]) -> None:
     """Insert or replace ``batch`` inside the caller's transaction."""
+    if not batch:
+        return
+    bump_replicas_generation(conn)
     paths = [r.path for r in batch]
     for start in range(0, len(paths), _CHUNK):
         conn.execute(delete(replicas).where(replicas.c.path.in_(paths[start : start + _CHUNK])))
-    if batch:
-        conn.execute(insert(replicas), [r.as_row() for r in batch])
+    conn.execute(insert(replicas), [r.as_row() for r in batch])
 
 
 class Replicas:
@@ -111,12 +122,20 @@ class Replicas:
     ) -> None:
         """Record the outcome of a fixity check of the replica at ``path``."""
         with self._writer() as conn:
+            changed = conn.execute(
+                update(replicas)
+                .where(replicas.c.path == path, replicas.c.state != state)
+                .values(state=state)
+            ).rowcount
             conn.execute(
                 update(replicas)
                 .where(replicas.c.path == path)
-                .values(state=state, checked_at=checked_at, detail=detail)
+                .values(checked_at=checked_at, detail=detail)
             )
+            if changed:
+                bump_replicas_generation(conn)
 
     def remove(self, path: str) -> None:
         with self._writer() as conn:
-            conn.execute(delete(replicas).where(replicas.c.path == path))
+            if conn.execute(delete(replicas).where(replicas.c.path == path)).rowcount:
+                bump_replicas_generation(conn)

@@ -126,6 +126,15 @@ replicas = Table(
     Column("detail", Text, nullable=True),
 )
 
+# Counters bumped in the transaction that changes what they name ("replicas": a replica added,
+# removed or changing state), so that caches of answers notice with one cheap read.
+generations = Table(
+    "generations",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
 # Bearer tokens for the write API; only a sha256 digest of each secret is kept.
 tokens = Table(
     "tokens",
