@@ -16,6 +16,8 @@ ENVIRONMENT = {
     "OPENHEP_STORAGE_PREFIXES": "comma-separated 'uri-prefix=store-prefix' rules mapping record"
     " file URIs to store paths (default: root://eospublic.cern.ch//eos/opendata/=eos/opendata/)",
     "OPENHEP_MAX_UPLOAD_BYTES": "largest file the upload API accepts, in bytes (default: 64 GiB)",
+    "OPENHEP_ANSWER_CACHE_MB": "memory each server process keeps answers of pages and the record"
+    " API in until the catalogue changes, in MiB (default: 64; 0 turns the cache off)",
 }
 
 
@@ -28,6 +30,7 @@ class Settings:
     storage_url: str | None = None
     storage_prefixes: str | None = None
     max_upload_bytes: int = 64 << 30
+    answer_cache_bytes: int = 64 << 20
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -36,12 +39,18 @@ class Settings:
         max_upload = env.get("OPENHEP_MAX_UPLOAD_BYTES") or ""
         if max_upload and not max_upload.isdigit():
             raise ValueError(f"OPENHEP_MAX_UPLOAD_BYTES={max_upload!r}: give a number of bytes")
+        cache_mb = env.get("OPENHEP_ANSWER_CACHE_MB") or ""
+        if cache_mb and not (cache_mb.isdigit() and int(cache_mb) <= 1 << 20):
+            raise ValueError(
+                f"OPENHEP_ANSWER_CACHE_MB={cache_mb!r}: give a number of MiB (0 turns it off)"
+            )
         return cls(
             home=home,
             database_url=env.get("OPENHEP_DATABASE_URL") or None,
             storage_url=env.get("OPENHEP_STORAGE_URL") or None,
             storage_prefixes=env.get("OPENHEP_STORAGE_PREFIXES") or None,
             max_upload_bytes=int(max_upload) if max_upload else 64 << 30,
+            answer_cache_bytes=(int(cache_mb) if cache_mb else 64) << 20,
         )
 
     @property

@@ -22,6 +22,7 @@ from openhep.settings import Settings
 from openhep.storage import CorruptFileError, FileNotServedError
 from openhep.web import file_indices
 from openhep.web import files as files_web
+from openhep.web._cache import AnswerCacheMiddleware
 from openhep.web.api import files as files_api
 from openhep.web.api import records as records_api
 from openhep.web.pages import docs as docs_pages
@@ -130,6 +131,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(packages=[("openhep.web", "static")]), name="static")
     app.include_router(files_web.router)
     app.include_router(file_indices.router)
+    if settings.answer_cache_bytes:
+        # Answers of pages and the record API, kept until the catalogue changes.
+        app.add_middleware(AnswerCacheMiddleware, max_bytes=settings.answer_cache_bytes)
     return app
 
 
