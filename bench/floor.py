@@ -1,0 +1,150 @@
+"""The floor of HTTP latency on this machine: servers that compute nothing, under the load
+bench/search.py and bench/pages.py put on OpenHEP.
+
+What it measures: the same load generator (bench/search.py's: ``--clients`` closed-loop
+clients on keep-alive connections, asyncio + h11) against servers answering a constant body
+of ``--body-bytes`` (default 10,000, about a page or a search answer):
+
+* ``uvicorn_asgi``: uvicorn (``--workers N``, httptools, uvloop) running a bare ASGI callable
+  that sends the constant body — the least any uvicorn-served Python answer costs;
+* ``fastapi_route``: the same uvicorn running a FastAPI app whose one route returns the
+  constant body (``def`` route, FastAPI's routing, threadpool and response): the least any
+  answer of a FastAPI handler costs;
+* ``nginx_static``: Debian's nginx (``worker_processes N``) serving the body as a file — the
+  named baseline, what the machine and the load generator allow at all.
+
+If the latency targets of bench/search.py (p50 ≤ 5 ms, p95 ≤ 25 ms) or bench/pages.py (p95 ≤
+30 ms) are near or beyond a server that does nothing, no computed answer reaches them on this
+machine. Prints one JSON line on stdout; progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import orjson
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BODY = b"x" * int(os.environ.get("FLOOR_BODY_BYTES", "10000"))
+_HEADERS = [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", b"%d" % len(BODY))]
+
+
+async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A bare ASGI app: the constant body for every HTTP request."""
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
+    await send({"type": "http.response.body", "body": BODY})
+
+
+def fastapi_app() -> Any:
+    """A FastAPI app with one ``def`` route answering the constant body."""
+    from fastapi import FastAPI
+    from fastapi.responses import Response
+
+    app = FastAPI()
+
+    @app.get("/{path:path}")
+    def constant(path: str) -> Response:
+        return Response(BODY, media_type="text/html")
+
+    return app
+
+
+def load_bench(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", REPO_ROOT / f"bench/{name}.py")
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"bench/floor: cannot load bench/{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def note(message: str) -> None:
+    print(f"[bench/floor] {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds of load each")
+    parser.add_argument("--clients", type=int, default=32, help="concurrent HTTP clients")
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument("--body-bytes", type=int, default=10_000, help="size of the answer")
+    args = parser.parse_args(argv)
+    if args.duration <= 0 or args.clients < 1 or args.workers < 1 or args.body_bytes < 1:
+        parser.error("--duration, --clients, --workers and --body-bytes must be positive")
+    search_bench = load_bench("search")
+    pages_bench = load_bench("pages")
+    started = time.perf_counter()
+    load_at_start = os.getloadavg()[0]
+    env = dict(os.environ) | {"FLOOR_BODY_BYTES": str(args.body_bytes)}
+    uvicorn = [sys.executable, "-m", "uvicorn", "--app-dir", str(REPO_ROOT / "bench"),
+               "--host", search_bench.HOST, "--port", "{port}", "--workers", str(args.workers),
+               "--http", "httptools", "--loop", "uvloop", "--no-access-log",
+               "--log-level", "warning"]  # fmt: skip
+    result: dict[str, Any] = {
+        "bench": "floor",
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "baseline": "nginx_static: nginx serving the same bytes as a file",
+        "settings": {
+            "clients": args.clients,
+            "duration_s": args.duration,
+            "workers": args.workers,
+            "body_bytes": args.body_bytes,
+        },
+    }
+    with (
+        tempfile.TemporaryDirectory(prefix="openhep-bench-floor-") as tmp,
+        asyncio.Runner(loop_factory=search_bench.new_event_loop) as runner,
+        contextlib.ExitStack() as stack,
+    ):
+        work = Path(tmp)
+        work.chmod(0o755)
+        static = work / "static"
+        (static / "p").mkdir(parents=True)
+        (static / "p" / "body.html").write_bytes(b"x" * args.body_bytes)
+        servers = {
+            "uvicorn_asgi": search_bench.Server(
+                "uvicorn_asgi", [*uvicorn, "floor:asgi_app"], env, work / "asgi.log"
+            ),
+            "fastapi_route": search_bench.Server(
+                "fastapi_route", [*uvicorn, "--factory", "floor:fastapi_app"], env, work / "f.log"
+            ),
+        }
+        if shutil.which("nginx") or Path("/usr/sbin/nginx").exists():
+            servers["nginx_static"] = pages_bench.nginx_server(
+                search_bench, work, static, args.workers
+            )
+        paths = {"uvicorn_asgi": "/x", "fastapi_route": "/x", "nginx_static": "/p/body.html"}
+        for name, server in servers.items():
+            stack.callback(server.close)
+            server.wait_ready(paths[name])
+        for name, server in servers.items():
+            labels = {paths[name]: name}
+            runner.run(search_bench.closed_loop(server.port, list(labels), 2, 1.0, None))
+            figure = search_bench.measure_http(runner, server, labels, args.clients, args.duration)
+            figure.pop("per_query_p50_ms", None)
+            result[name] = figure
+            note(f"{name}: {search_bench.brief(figure)}")
+    result["machine"] = search_bench.machine(load_at_start)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    print(orjson.dumps(result).decode(), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
