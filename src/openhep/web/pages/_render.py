@@ -41,7 +41,25 @@ def query_string(params: dict[str, Any] | list[tuple[str, Any]]) -> str:
     return urlencode([(k, v) for k, v in items if v not in (None, "", [])], doseq=True)
 
 
-environment = Environment(
+#: What a dict's attributes are called: ``mapping.items`` is the method, as Jinja has it.
+_DICT_ATTRIBUTES = frozenset(dir(dict))
+
+
+class _Environment(Environment):
+    """Jinja's environment, reading ``item.name`` of a dict (what the pages pass) as one
+    lookup: Jinja tries the attribute first and finds the key after an ``AttributeError``,
+    several hundred times a page. Same answer (a dict has no attribute but its methods)."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute not in _DICT_ATTRIBUTES:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
+environment = _Environment(
     loader=PackageLoader("openhep.web", "templates"),
     autoescape=select_autoescape(default=True, default_for_string=True),
     undefined=StrictUndefined,

@@ -8,6 +8,7 @@ file. ``?files_page=N`` pages the files (5 a page) and ``?version=N`` shows an o
 from __future__ import annotations
 
 import re
+from itertools import islice
 from typing import Any
 from urllib.parse import quote
 
@@ -28,6 +29,8 @@ router = APIRouter(tags=["pages"])
 FILES_PER_PAGE = 5
 #: Authors named in the "Cite as" line before "et al.".
 CITED_AUTHORS = 3
+#: Authors the page lists (CMS papers name thousands); the rest are counted.
+LISTED_AUTHORS = 50
 _NUMBER = re.compile(r"^[0-9]{1,9}$")
 _PARAMETERS: list[dict[str, Any]] = [
     {"name": "recid", "in": "path", "required": True, "schema": {"type": "string"}},
@@ -78,7 +81,8 @@ def _year(metadata: dict[str, Any]) -> str:
 
 def cite_as(metadata: dict[str, Any], url: str) -> str:
     """The "Cite as" line: authors (or collaboration), year, title, publisher, DOI (or URL)."""
-    authors = [a["name"] for a in metadata.get("authors") or [] if a.get("name")]
+    named = (a["name"] for a in metadata.get("authors") or [] if a.get("name"))
+    authors = list(islice(named, CITED_AUTHORS + 1))  # one more tells whether "et al."
     if len(authors) > CITED_AUTHORS:
         who = "; ".join(authors[:CITED_AUTHORS]) + "; et al."
     elif authors:
@@ -189,52 +193,66 @@ def _download_path(uri: str) -> str | None:
     return f"/eos/opendata/{quote(match.group(1))}" if match else None
 
 
-def _file_rows(
-    view: RecordView, root: str, recid: str, *, current: bool
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(data files, index files) of the record, each with its availability and link."""
+#: A file of the record with its availability (``online``, ``remote``, ``corrupt``).
+FileState = tuple[dict[str, Any], str]
+
+
+def _file_states(view: RecordView) -> tuple[list[FileState], list[FileState]]:
+    """(data files, index files) of the record, each with its availability."""
     files = view.stored.metadata.get("files") or []
     states = view.availability if len(view.availability) == len(files) else ["remote"] * len(files)
-    data: list[dict[str, Any]] = []
-    indices: list[dict[str, Any]] = []
+    data: list[FileState] = []
+    indices: list[FileState] = []
     for file, state in zip(files, states, strict=True):
-        key = file_key(file)
-        href = None
-        if state == "online":
-            if current:
-                href = f"{root}/record/{recid}/files/{quote(key)}"
-            else:
-                # An older version's file: its own bytes, by their path (the key may be reused).
-                path = _download_path(str(file["uri"]))
-                href = root + path if path else None
-        row = {
-            "key": key,
-            "uri": str(file["uri"]),
-            "size": file["size"],
-            "checksum": file["checksum"],
-            "description": file.get("description") or "",
-            "availability": state,
-            "href": href,
-        }
-        (indices if _is_index(file) else data).append(row)
+        (indices if _is_index(file) else data).append((file, state))
     return data, indices
 
 
+def _file_row(
+    file: dict[str, Any], state: str, root: str, recid: str, *, current: bool
+) -> dict[str, Any]:
+    """What the files box shows of a file: key, size, checksum, availability and link (made
+    for the files of the page shown only: records list hundreds)."""
+    key = file_key(file)
+    href = None
+    if state == "online":
+        if current:
+            href = f"{root}/record/{recid}/files/{quote(key)}"
+        else:
+            # An older version's file: its own bytes, by their path (the key may be reused).
+            path = _download_path(str(file["uri"]))
+            href = root + path if path else None
+    return {
+        "key": key,
+        "uri": str(file["uri"]),
+        "size": file["size"],
+        "checksum": file["checksum"],
+        "description": file.get("description") or "",
+        "availability": state,
+        "href": href,
+    }
+
+
 def _index_rows(
-    view: RecordView, index_files: list[dict[str, Any]], root: str, recid: str
+    view: RecordView, index_files: list[FileState], root: str, recid: str
 ) -> list[dict[str, Any]]:
     """One row per file index: key, description, how many files and bytes it lists (when its
-    contents are known here) and its ``.json``/``.txt`` links or its index files' URIs."""
-    files = view.stored.metadata.get("files") or []
-    known = {i["key"]: i for i in file_indices(view.index_entries, files)}
+    contents are known here) and its ``.json``/``.txt`` links or its index files (``files``,
+    with their availability: :func:`_file_row` makes their rows for the page shown)."""
+    known: dict[str, dict[str, Any]] = {}
+    if view.index_entries:  # contents known here (none: no index to look up)
+        files = view.stored.metadata.get("files") or []
+        known = {i["key"]: i for i in file_indices(view.index_entries, files)}
     rows: dict[str, dict[str, Any]] = {}
-    for file in index_files:
-        stem, _, extension = file["key"].rpartition(".")
-        key = stem if extension in ("json", "txt") and stem else file["key"]
+    for file, state in index_files:
+        file_name = file_key(file)
+        stem, _, extension = file_name.rpartition(".")
+        key = stem if extension in ("json", "txt") and stem else file_name
         row = rows.setdefault(
-            key, {"key": key, "description": file["description"], "files": [], "known": None}
+            key,
+            {"key": key, "description": file.get("description") or "", "files": [], "known": None},
         )
-        row["files"].append(file)
+        row["files"].append((file, state))
     for key, row in rows.items():
         index = known.get(key)
         if index is not None:
@@ -314,14 +332,23 @@ def record_context(
     recid = view.stored.recid
     url = f"{root}/record/{recid}"
     current = not versions or view.stored.version == versions[-1]
-    data_files, index_files = _file_rows(view, root, recid, current=current)
+    data_files, index_files = _file_states(view)
     indices = _index_rows(view, index_files, root, recid)
     # Data files, then indices: one list, paged (real records have many of one or the other).
-    entries = [{"kind": "file", **f} for f in data_files] + [
-        {"kind": "index", **i} for i in indices
-    ]
-    page, last, numbers = _pages(len(entries), files_page)
+    count = len(data_files) + len(indices)
+    page, last, numbers = _pages(count, files_page)
     start = (page - 1) * FILES_PER_PAGE
+    entries: list[dict[str, Any]] = [
+        {"kind": "file", **_file_row(file, state, root, recid, current=current)}
+        for file, state in data_files[start : start + FILES_PER_PAGE]
+    ]
+    # The indices come after the data files: their part of the page, if any.
+    first_index = max(0, start - len(data_files))
+    end_index = max(0, start + FILES_PER_PAGE - len(data_files))
+    for index in indices[first_index:end_index]:
+        rows = [_file_row(f, s, root, recid, current=current) for f, s in index["files"]]
+        entries.append({"kind": "index", **index, "files": rows})
+    named_authors = [a for a in metadata.get("authors") or [] if a.get("name")]
     version_arg = None if current else view.stored.version
 
     def files_href(number: int) -> str:
@@ -358,9 +385,9 @@ def record_context(
                 "orcid": a.get("orcid") or "",
                 "affiliation": a.get("affiliation") or "",
             }
-            for a in metadata.get("authors") or []
-            if a.get("name")
+            for a in named_authors[:LISTED_AUTHORS]
         ],
+        "authors_more": max(0, len(named_authors) - LISTED_AUTHORS),
         "collaboration": {
             "name": collaboration.get("name") or "",
             "href": f"{root}/record/{collaboration['recid']}"
@@ -436,11 +463,11 @@ def record_context(
         }
         if repository
         else None,
-        "entries": entries[start : start + FILES_PER_PAGE],
-        "entries_count": len(entries),
+        "entries": entries,
+        "entries_count": count,
         "files_count": len(data_files),
         "indices_count": len(indices),
-        "files_size": sum(int(f["size"]) for f in data_files),
+        "files_size": sum(int(f["size"]) for f, _ in data_files),
         "files_first": start + 1,
         "files_page": page,
         "files_last_page": last,

@@ -7,6 +7,7 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -92,7 +93,14 @@ _YEAR = re.compile(r"^[0-9]{1,4}$")
 def plain_text(markup: str, limit: int = DESCRIPTION_LENGTH) -> str:
     """Record descriptions are HTML: their text, tags dropped and entities read, cut at a
     word before ``limit`` characters (the template escapes it again)."""
-    text = _SPACE.sub(" ", html.unescape(_TAG.sub(" ", markup[: limit * 8]))).strip()
+    return _plain_text(markup[: limit * 8], limit)
+
+
+@lru_cache(maxsize=2048)
+def _plain_text(markup: str, limit: int) -> str:
+    # A pure function of the (bounded) start of a description: the same records come back
+    # page after page, and a changed description is another key.
+    text = _SPACE.sub(" ", html.unescape(_TAG.sub(" ", markup))).strip()
     if len(text) <= limit:
         return text
     cut = text[:limit].rsplit(" ", 1)[0] or text[:limit]
@@ -138,7 +146,9 @@ def value_label(name: str, value: str) -> str:
     return value
 
 
+@lru_cache(maxsize=4096)
 def _pair(name: str, value: str) -> str:
+    """``name=value`` encoded for a URL (the same few hundred pairs make every page's links)."""
     return f"{quote_plus(name)}={quote_plus(value)}"
 
 
@@ -210,9 +220,11 @@ class State:
         return self.url(_ordered(added))
 
 
+_ORDER = {name: i for i, name in enumerate(FILTER_ORDER)}
+
+
 def _ordered(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
-    order = {name: i for i, name in enumerate(FILTER_ORDER)}
-    return sorted(pairs, key=lambda p: order[p[0]])
+    return sorted(pairs, key=lambda p: _ORDER[p[0]])
 
 
 def _facet(name: str, buckets: list[dict[str, Any]], state: State) -> dict[str, Any]:
