@@ -3,6 +3,7 @@ in the field's units, and the response helper every page handler ends with."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -37,8 +38,18 @@ def thousands(number: int | float | None) -> str:
 
 def query_string(params: dict[str, Any] | list[tuple[str, Any]]) -> str:
     """A URL query from a dict or pairs, leaving out empty values."""
-    items = params.items() if isinstance(params, dict) else params
+    items = tuple(params.items() if isinstance(params, dict) else params)
+    if all(type(k) is str and type(v) is str for k, v in items):
+        return _encoded(items)
+    return _encode(items)  # numbers, None, lists: few, and 1 == 1.0 == True as keys
+
+
+def _encode(items: tuple[tuple[str, Any], ...]) -> str:
     return urlencode([(k, v) for k, v in items if v not in (None, "", [])], doseq=True)
+
+
+#: Pages link to the same few hundred searches (badges, the home page's) over and over.
+_encoded = lru_cache(maxsize=4096)(_encode)
 
 
 #: What a dict's attributes are called: ``mapping.items`` is the method, as Jinja has it.
