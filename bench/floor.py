@@ -8,8 +8,10 @@ of ``--body-bytes`` (default 10,000, about a page or a search answer):
 * ``uvicorn_asgi``: uvicorn (``--workers N``, httptools, uvloop) running a bare ASGI callable
   that sends the constant body — the least any uvicorn-served Python answer costs;
 * ``fastapi_route``: the same uvicorn running a FastAPI app whose one route returns the
-  constant body (``def`` route, FastAPI's routing, threadpool and response): the least any
-  answer of a FastAPI handler costs;
+  constant body (a ``def`` route, as OpenHEP's handlers are: FastAPI's routing, its thread
+  pool and response);
+* ``fastapi_async_route``: the same with an ``async def`` route (no thread pool): the least
+  any answer of a FastAPI handler costs;
 * ``nginx_static``: Debian's nginx (``worker_processes N``) serving the body as a file — the
   named baseline, what the machine and the load generator allow at all.
 
@@ -51,14 +53,19 @@ async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 def fastapi_app() -> Any:
-    """A FastAPI app with one ``def`` route answering the constant body."""
+    """A FastAPI app answering the constant body: ``/sync/…`` from a ``def`` route (run in
+    the thread pool), ``/async/…`` from an ``async def`` route."""
     from fastapi import FastAPI
     from fastapi.responses import Response
 
     app = FastAPI()
 
-    @app.get("/{path:path}")
+    @app.get("/sync/{path:path}")
     def constant(path: str) -> Response:
+        return Response(BODY, media_type="text/html")
+
+    @app.get("/async/{path:path}")
+    async def constant_async(path: str) -> Response:
         return Response(BODY, media_type="text/html")
 
     return app
@@ -125,13 +132,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "fastapi_route", [*uvicorn, "--factory", "floor:fastapi_app"], env, work / "f.log"
             ),
         }
+        servers["fastapi_async_route"] = servers["fastapi_route"]  # the same app, its other route
         if shutil.which("nginx") or Path("/usr/sbin/nginx").exists():
             servers["nginx_static"] = pages_bench.nginx_server(
                 search_bench, work, static, args.workers
             )
-        paths = {"uvicorn_asgi": "/x", "fastapi_route": "/x", "nginx_static": "/p/body.html"}
+        paths = {
+            "uvicorn_asgi": "/x",
+            "fastapi_route": "/sync/x",
+            "fastapi_async_route": "/async/x",
+            "nginx_static": "/p/body.html",
+        }
         for name, server in servers.items():
-            stack.callback(server.close)
+            if name != "fastapi_async_route":
+                stack.callback(server.close)
             server.wait_ready(paths[name])
         for name, server in servers.items():
             labels = {paths[name]: name}
