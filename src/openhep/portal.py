@@ -65,11 +65,17 @@ class Portal:
         return self.search_service.search(request, now=now)
 
     def record(self, recid: str, version: int | None = None) -> RecordView:
-        """A public record (``RecordNotFoundError`` otherwise) and its file indices' contents."""
+        """A public record (``RecordNotFoundError`` otherwise) and its file indices' contents.
+
+        The catalogue holds the contents of the current version's file indices only: an
+        older version is answered without them (its index files are still listed).
+        """
         stored = self.catalog.get(recid, version)
         has_index = any(
             str(f.get("type", "")).startswith("index") for f in stored.metadata.get("files", [])
         )
+        if has_index and version is not None:
+            has_index = self.catalog.versions(recid)[-1].version == stored.version
         entries = self.catalog.file_index_entries(recid) if has_index else []
         uris = [str(f["uri"]) for f in stored.metadata.get("files", [])]
         availability: list[str] = (

@@ -209,3 +209,38 @@ def test_indices_the_record_no_longer_lists_are_not_shown(
             assert "_file_indices" not in client.get(f"/api/records/{PARENT}").json()["metadata"]
             response = client.get(f"/record/{PARENT}/file_index/one_file_index.json")
             assert response.status_code == 404
+
+
+def test_an_older_version_is_shown_without_the_current_index_contents(
+    codp_dir: Path, anchors: Path, tmp_path: Path
+) -> None:
+    """Only the current version's index contents are held: version 2's index ``run``, since
+    rebuilt from other files, is listed as a file but its (former) contents are not shown."""
+    settings = Settings(home=tmp_path / "home")
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder, name in ((first, "uproot-Zmumu.root"), (second, "nano_dimuon.root")):
+        folder.mkdir()
+        shutil.copy(anchors / "cms-samples" / name, folder / name)
+    parent = codp_record(codp_dir, "cms-derived-nanoaod-outreach-DoubleMuParked.json", PARENT)
+    catalog = Catalog.open(settings)
+    service = FileService.open(settings, catalog)
+    try:
+        catalog.write([validate_record(parent)])
+        add_file_index(service, PARENT, first, name="run")  # version 2
+        add_file_index(service, PARENT, second, name="run")  # version 3: same index, rebuilt
+    finally:
+        service.close()
+        catalog.close()
+    with TestClient(create_app(settings)) as client:
+        current = client.get(f"/api/records/{PARENT}").json()["metadata"]
+        assert current["_file_indices"][0]["key"] == "run_file_index"
+        assert [f["key"] for f in current["_file_indices"][0]["files"]] == ["nano_dimuon.root"]
+        old = client.get(f"/api/records/{PARENT}", params={"version": 2}).json()["metadata"]
+        assert "run_file_index.json" in {f["key"] for f in old["files"]}
+        assert "_file_indices" not in old
+        page = client.get(f"/record/{PARENT}", params={"version": 2}).text
+        assert "Version 2 of 3" in page
+        assert f"/record/{PARENT}/file_index/run_file_index.json" not in page
+        assert "run_file_index" in page
+        now = client.get(f"/record/{PARENT}").text
+        assert f"/record/{PARENT}/file_index/run_file_index.json" in now
