@@ -287,6 +287,71 @@ def test_a_kept_answer_is_the_answer(
         assert (served.status_code, served.content) == (computed.status_code, computed.content)
 
 
+CHANGED_PATHS = [
+    f"/api/records/{RECID}",
+    f"/record/{RECID}",
+    "/api/records/?q=DoubleMuParked",
+    "/api/records/?q=title:retitled",
+    "/search?q=DoubleMuParked&sort=title",
+    "/",
+]
+STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("get"), st.sampled_from(CHANGED_PATHS)),
+        st.tuples(st.just("retitle"), st.just(RECID)),
+        st.tuples(st.just("add"), st.sampled_from(["990701", "990702", "990703"])),
+        st.tuples(st.just("mark"), st.sampled_from(["corrupt", "available"])),
+    ),
+    min_size=1,
+    max_size=10,
+)
+
+
+@pytest.fixture(scope="module")
+def changing(
+    tmp_path_factory: pytest.TempPathFactory, codp_dir: Path, anchors: Path
+) -> Iterator[tuple[TestClient, TestClient, str]]:
+    """A cached and an uncached app over one home that the test changes, and the store path
+    of a file of record RECID (whose state the test flips)."""
+    home = new_home(tmp_path_factory.mktemp("cache-changes"), codp_dir)
+    with (
+        TestClient(create_app(Settings(home=home))) as cached,
+        TestClient(create_app(Settings(home=home, answer_cache_bytes=0))) as plain,
+    ):
+        portal = portal_of(cached)
+        sample = (anchors / "cms-samples" / "uproot-Zmumu.root").read_bytes()
+        portal.files.add(RECID, [("Zmumu.root", [sample])])
+        [stored] = [r for r in portal.catalog.replicas if r.path.endswith("/Zmumu.root")]
+        yield cached, plain, stored.path
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(steps=STEPS)
+def test_whatever_changes_the_cache_answers_what_the_app_computes(
+    changing: tuple[TestClient, TestClient, str],
+    records: list[dict[str, Any]],
+    steps: list[tuple[str, str]],
+) -> None:
+    """Interleaved reads and changes (new versions, new records, a file found corrupt and
+    good again): every answer served with the cache on equals the one computed with it off."""
+    cached, plain, path = changing
+    portal = portal_of(cached)
+    for number, (action, what) in enumerate(steps):
+        if action == "get":
+            served, computed = cached.get(what), plain.get(what)
+            assert (served.status_code, served.content) == (computed.status_code, computed.content)
+        elif action == "retitle":
+            retitle(portal, records, what, f"Retitled {what} at step {number} {time.time_ns()}")
+        elif action == "add":
+            data = {**records[0], "recid": what, "title": f"Retitled copy {time.time_ns()}"}
+            data.pop("doi", None)
+            portal.catalog.write([validate_record(data)])
+        else:
+            portal.catalog.replicas.mark(path, what, checked_at=datetime.now(UTC))  # type: ignore[arg-type]
+
+
 @pytest.mark.xdist_group("cache-live")
 def test_every_worker_of_a_live_server_sees_a_change_at_once(
     tmp_path: Path, codp_dir: Path, records: list[dict[str, Any]]
