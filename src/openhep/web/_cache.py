@@ -81,7 +81,6 @@ class AnswerCache:
         self.state: CatalogState | None = None
         self.until = 0.0  # epoch s at which an embargo ends and every answer may change
         self.epoch = 0  # one more each time the cache is emptied
-        self.hits = self.misses = 0
 
     def __len__(self) -> int:
         return len(self._answers)
@@ -112,11 +111,8 @@ class AnswerCache:
 
     def get(self, key: Key) -> Answer | None:
         found = self._answers.get(key)
-        if found is None:
-            self.misses += 1
-            return None
-        self._answers.move_to_end(key)
-        self.hits += 1
+        if found is not None:
+            self._answers.move_to_end(key)
         return found
 
     def put(self, key: Key, answer: Answer, epoch: int) -> None:
