@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import mmap
 import os
@@ -66,10 +65,11 @@ import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import httpx
+
+from _modules import load_bench
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -84,18 +84,7 @@ def note(message: str) -> None:
     print(f"[bench/files] {message}", file=sys.stderr, flush=True)
 
 
-def load_search_bench() -> ModuleType:
-    """``bench/search.py`` as a module: its process-tree CPU meter and free-port finder."""
-    spec = importlib.util.spec_from_file_location("_bench_search", REPO_ROOT / "bench/search.py")
-    if spec is None or spec.loader is None:
-        raise SystemExit("bench/files: cannot load bench/search.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
-
-
-SEARCH_BENCH = load_search_bench()
+SEARCH_BENCH = load_bench("search")  # its process-tree CPU meter and free-port finder
 free_port = SEARCH_BENCH.free_port
 tree_cpu_seconds = SEARCH_BENCH.tree_cpu_seconds
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import os
 import shutil
 import sys
@@ -34,10 +33,11 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import orjson
+
+from _modules import load_bench
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BODY = b"x" * int(os.environ.get("FLOOR_BODY_BYTES", "10000"))
@@ -69,16 +69,6 @@ def fastapi_app() -> Any:
         return Response(BODY, media_type="text/html")
 
     return app
-
-
-def load_bench(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"_bench_{name}", REPO_ROOT / f"bench/{name}.py")
-    if spec is None or spec.loader is None:
-        raise SystemExit(f"bench/floor: cannot load bench/{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def note(message: str) -> None:

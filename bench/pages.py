@@ -51,7 +51,6 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
-import importlib.util
 import os
 import pwd
 import random
@@ -70,6 +69,8 @@ from urllib.parse import quote, urlencode
 
 import httpx
 import orjson
+
+from _modules import load_bench
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CLASSES = ("home", "search", "record")
@@ -110,17 +111,6 @@ HOME_TWIN = "/api/records/?size=6&sort=mostrecent"
 
 def note(message: str) -> None:
     print(f"[bench/pages] {message}", file=sys.stderr, flush=True)
-
-
-def load_bench(name: str) -> ModuleType:
-    """``bench/<name>.py`` as a module: its servers and load generator, not a copy of them."""
-    spec = importlib.util.spec_from_file_location(f"_bench_{name}", REPO_ROOT / f"bench/{name}.py")
-    if spec is None or spec.loader is None:
-        raise SystemExit(f"bench/pages: cannot load bench/{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
 
 
 # -- the pages -------------------------------------------------------------------------------
@@ -381,7 +371,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not paths:
         raise SystemExit(f"bench/pages: no record files in {anchors} (--anchors)")
     search_bench = load_bench("search")
-    signal.signal(signal.SIGTERM, search_bench.load_ingest_bench()._terminate)
+    signal.signal(signal.SIGTERM, load_bench("ingest")._terminate)
     started = time.perf_counter()
     load_at_start = os.getloadavg()[0]
     cpu_at_start = search_bench.cpu_self()

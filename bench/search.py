@@ -94,7 +94,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import os
 import platform
 import random
@@ -110,13 +109,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import h11
 import httpx
 import orjson
+
+from _modules import load_bench
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -195,17 +195,6 @@ DATASETTE_SETTINGS = {
 
 def note(message: str) -> None:
     print(f"[bench/search] {message}", file=sys.stderr, flush=True)
-
-
-def load_ingest_bench() -> ModuleType:
-    """``bench/ingest.py`` as a module: the growth volume is built by its code, not a copy."""
-    spec = importlib.util.spec_from_file_location("_bench_ingest", REPO_ROOT / "bench/ingest.py")
-    if spec is None or spec.loader is None:
-        raise SystemExit("bench/search: cannot load bench/ingest.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
 
 
 # -- the query mix --------------------------------------------------------------------------
@@ -1102,7 +1091,7 @@ def targets(result: dict[str, Any]) -> dict[str, Any]:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    load_ingest_bench().add_anchors_option(parser)
+    load_bench("ingest").add_anchors_option(parser)
     parser.add_argument(
         "--quick", action="store_true", help="the real records only, 3-second runs per class"
     )
@@ -1135,7 +1124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     anchors: Path = args.anchors.resolve()
     if not anchors.is_dir():
         raise SystemExit(f"bench/search: {anchors} is not a directory (--anchors)")
-    ingest_bench = load_ingest_bench()
+    ingest_bench = load_bench("ingest")  # the growth volume is built by its code, not a copy
     # SIGTERM unwinds like Ctrl-C (bench/ingest.py's handler): the servers and files go too.
     signal.signal(signal.SIGTERM, ingest_bench._terminate)
     started = time.perf_counter()
