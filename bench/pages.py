@@ -354,14 +354,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="mean pause (exponential) of each client between an answer and its next request "
         "(default 0: closed loop)",
     )
-    args = parser.parse_args(argv)
-    if args.duration is None:
-        args.duration = 3.0 if args.quick else 10.0
-    if args.duration <= 0 or args.clients < 1 or args.workers < 1 or args.think_ms < 0:
-        parser.error(
-            "--duration, --clients and --workers must be positive, --think-ms not negative"
-        )
-    return args
+    return load_bench("search").checked_load_options(parser, parser.parse_args(argv))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1109,7 +1109,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--skip-openhep", action="store_true", help="measure Datasette and the harness only"
     )
-    args = parser.parse_args(argv)
+    return checked_load_options(parser, parser.parse_args(argv))
+
+
+def checked_load_options(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> argparse.Namespace:
+    """``--duration`` (default 10 s, 3 s with ``--quick``), ``--clients``, ``--workers`` and
+    ``--think-ms`` checked: what bench/pages.py's load options share with these."""
     if args.duration is None:
         args.duration = 3.0 if args.quick else 10.0
     if args.duration <= 0 or args.clients < 1 or args.workers < 1 or args.think_ms < 0:
