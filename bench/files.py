@@ -53,7 +53,6 @@ import json
 import mmap
 import os
 import platform
-import pwd
 import shutil
 import signal
 import statistics
@@ -84,8 +83,8 @@ def note(message: str) -> None:
     print(f"[bench/files] {message}", file=sys.stderr, flush=True)
 
 
-SEARCH_BENCH = load_bench("search")  # its process-tree CPU meter and free-port finder
-free_port = SEARCH_BENCH.free_port
+# Its servers (process groups, ready checks), environment and process-tree CPU meter.
+SEARCH_BENCH = load_bench("search")
 tree_cpu_seconds = SEARCH_BENCH.tree_cpu_seconds
 
 
@@ -141,99 +140,6 @@ def link_or_copy(source: Path, target: Path) -> None:
 
 
 # -- servers ----------------------------------------------------------------------------------
-
-
-class Server:
-    """A server subprocess in its own process group, ended (group and all) on ``close``."""
-
-    def __init__(self, name: str, argv: list[str], log: Path, env: dict[str, str] | None = None):
-        self.name = name
-        self.log = log
-        with log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                argv,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-
-    def wait_http(self, url: str, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        with httpx.Client(timeout=30) as client:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    tail = self.log.read_text(errors="replace")[-3000:]
-                    raise SystemExit(f"bench/files: {self.name} exited at start:\n{tail}")
-                with contextlib.suppress(httpx.TransportError):
-                    if client.head(url).status_code < 500:
-                        return
-                time.sleep(0.2)
-        raise SystemExit(f"bench/files: {self.name} not ready after {timeout:.0f} s")
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-
-
-def start_nginx(work: Path, root: Path, workers: int) -> tuple[Server, str]:
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(nginx).exists():
-        raise SystemExit("bench/files: nginx not found; run scripts/system-deps.sh")
-    port = free_port()
-    prefix = work / "nginx"
-    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        (prefix / "tmp" / sub).mkdir(parents=True, exist_ok=True)
-    user = ""
-    if os.geteuid() == 0:  # workers drop root, as in any nginx installation
-        name = pwd.getpwnam("nobody").pw_name
-        user = f"user {name} nogroup;"
-    conf = prefix / "nginx.conf"
-    conf.write_text(
-        f"""
-{user}
-worker_processes {workers};
-daemon off;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections 256; }}
-http {{
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    default_type application/octet-stream;
-    client_body_temp_path {prefix}/tmp/body;
-    proxy_temp_path {prefix}/tmp/proxy;
-    fastcgi_temp_path {prefix}/tmp/fastcgi;
-    uwsgi_temp_path {prefix}/tmp/uwsgi;
-    scgi_temp_path {prefix}/tmp/scgi;
-    server {{
-        listen {HOST}:{port};
-        root {root};
-    }}
-}}
-""",
-        encoding="utf-8",
-    )
-    server = Server(
-        "nginx",
-        [nginx, "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "error.log")],
-        prefix / "stdout.log",
-    )
-    return server, f"http://{HOST}:{port}"
-
-
-def openhep_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENHEP_")}
-    return env | {"OPENHEP_HOME": str(home)}
 
 
 def run_cli(argv: list[str], env: dict[str, str], what: str) -> subprocess.CompletedProcess[str]:
@@ -398,7 +304,7 @@ def main(argv: list[str] | None = None) -> None:
     load_start = round(os.getloadavg()[0], 2)
     work = Path(tempfile.mkdtemp(prefix="openhep-bench-files-", dir="/tmp"))
     work.chmod(0o755)
-    servers: list[Server] = []
+    servers: list[Any] = []
     xrootd = XRootDServer()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
@@ -438,7 +344,7 @@ def main(argv: list[str] | None = None) -> None:
             size, xrootd_query(xrootd.url, f"/{store_path}"), expected, 1
         )
 
-        env = openhep_env(home)
+        env = SEARCH_BENCH.openhep_env(home)
         cli = [sys.executable, "-m", "openhep"]
         record = work / "record.json"
         record.write_text(json.dumps([bench_record(name, size, expected, volume)]))
@@ -448,19 +354,27 @@ def main(argv: list[str] | None = None) -> None:
         checksum["openhep_fixity_cli"] = round(size / (time.perf_counter() - started) / 1e9, 2)
         note(f"checksums (GB/s): {checksum}; fixity: {fixity.stdout.strip()[:300]}")
 
-        port = free_port()
-        openhep = Server(
+        openhep = SEARCH_BENCH.Server(
             "openhep",
-            [*cli, "serve", "--port", str(port), "--workers", str(args.workers)],
-            work / "openhep.log",
+            [*cli, "serve", "--host", HOST, "--port", "{port}", "--workers", str(args.workers)],
             env,
+            work / "openhep.log",
         )
         servers.append(openhep)
-        nginx, nginx_base = start_nginx(work, work / "nginx-root", args.workers)
+        # A small page to tell when nginx is up (the file itself is a GiB).
+        (work / "nginx-root" / "index.html").write_text("bench/files\n", encoding="utf-8")
+        nginx = load_bench("pages").nginx_server(
+            SEARCH_BENCH,
+            work,
+            work / "nginx-root",
+            args.workers,
+            worker_connections=256,
+            http="default_type application/octet-stream;",
+        )
         servers.append(nginx)
-        openhep_base = f"http://{HOST}:{port}"
-        openhep.wait_http(f"{openhep_base}/api/records/?size=1")
-        nginx.wait_http(f"{nginx_base}/")
+        openhep.wait_ready("/api/records/?size=1")
+        nginx.wait_ready("/")
+        openhep_base, nginx_base = openhep.base, nginx.base
 
         targets: dict[str, Callable[[int], list[str]]] = {
             "nginx": curl(f"{nginx_base}/{store_path}"),

@@ -187,11 +187,24 @@ def save_pages(base: str, paths: Sequence[str], root: Path) -> tuple[list[str], 
 # -- nginx -------------------------------------------------------------------------------------
 
 
-def nginx_server(search_bench: ModuleType, work: Path, root: Path, workers: int) -> Any:
-    """nginx serving ``root`` on the port bench/search.py's ``Server`` picks."""
+#: What the pages' nginx adds to its ``http`` block: keep-alive as long as the run, HTML.
+PAGES_HTTP = "keepalive_requests 1000000;\n    types { text/html html; }"
+
+
+def nginx_server(
+    search_bench: ModuleType,
+    work: Path,
+    root: Path,
+    workers: int,
+    *,
+    worker_connections: int = 1024,
+    http: str = PAGES_HTTP,
+) -> Any:
+    """nginx serving ``root`` on the port bench/search.py's ``Server`` picks (``sendfile``,
+    no access log); ``http`` is added to its ``http`` block (bench/files.py: a file type)."""
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     if not Path(nginx).exists():
-        raise SystemExit("bench/pages: nginx not found; run scripts/system-deps.sh")
+        raise SystemExit("bench: nginx not found; run scripts/system-deps.sh")
     prefix = work / "nginx"
     for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (prefix / "tmp" / sub).mkdir(parents=True, exist_ok=True)
@@ -209,13 +222,12 @@ worker_processes {workers};
 daemon off;
 pid {prefix}/nginx.pid;
 error_log {prefix}/error.log warn;
-events {{ worker_connections 1024; }}
+events {{ worker_connections {worker_connections}; }}
 http {{
     access_log off;
     sendfile on;
     tcp_nopush on;
-    keepalive_requests 1000000;
-    types {{ text/html html; }}
+    {http}
     client_body_temp_path {prefix}/tmp/body;
     proxy_temp_path {prefix}/tmp/proxy;
     fastcgi_temp_path {prefix}/tmp/fastcgi;
@@ -354,7 +366,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="mean pause (exponential) of each client between an answer and its next request "
         "(default 0: closed loop)",
     )
-    return load_bench("search").checked_load_options(parser, parser.parse_args(argv))
+    args: argparse.Namespace = load_bench("search").checked_load_options(
+        parser, parser.parse_args(argv)
+    )
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
