@@ -15,15 +15,18 @@ import os
 import uuid
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
 if TYPE_CHECKING:
     from _services.postgres import PostgresCluster
+    from _services.throwaway import ThrowawayServer
     from _services.xrootd import XRootDServer
     from openhep.catalog import Catalog
     from openhep.storage import Store
+
+S = TypeVar("S", bound="ThrowawayServer")
 
 pytest_plugins = ["pytester"]
 
@@ -91,20 +94,25 @@ def pytest_make_collect_report(
 # PostgreSQL
 
 
+def running(server: S, unavailable: type[Exception]) -> Iterator[S]:
+    """``server`` started for as long as the fixture lasts; a missing program skips (which
+    fails in CI, see above)."""
+    try:
+        server.start()
+    except unavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[PostgresCluster]:
     """A private PostgreSQL server for the whole session (started on first use)."""
     from _services.postgres import PostgresCluster, PostgresUnavailable
 
-    cluster = PostgresCluster()
-    try:
-        cluster.start()
-    except PostgresUnavailable as exc:
-        pytest.skip(str(exc))
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+    yield from running(PostgresCluster(), PostgresUnavailable)
 
 
 @pytest.fixture
@@ -187,15 +195,7 @@ def xrootd_server() -> Iterator[XRootDServer]:
     """A private XRootD server for the whole session (started on first use)."""
     from _services.xrootd import XRootDServer, XRootDUnavailable
 
-    server = XRootDServer()
-    try:
-        server.start()
-    except XRootDUnavailable as exc:
-        pytest.skip(str(exc))
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from running(XRootDServer(), XRootDUnavailable)
 
 
 @pytest.fixture(params=["local", pytest.param("xrootd", marks=pytest.mark.xrootd)])
