@@ -2,7 +2,9 @@
 
 * ``postgres_cluster`` / ``postgres_url``: a throwaway PostgreSQL server
   (started lazily, once per session) and a fresh database per test.
-* ``anchors``: the shared anchor data in ``../shared/anchors``.
+* ``anchors``: the real data the repository carries in ``data/`` (records, docs, CMS samples,
+  iSpy files; see ``data/README.md``); ``codp_dir``: the records decompressed, one ``.json`` a
+  file as CODP publishes them.
 * ``xrootd_server``: a throwaway XRootD server (once per session); ``store``: an empty file
   store, once a local directory and once a directory on that server.
 * Under ``CI=true`` (or ``CI=1``) nothing may be skipped: every skip, including
@@ -128,17 +130,20 @@ def postgres_url(postgres_cluster: PostgresCluster, request: pytest.FixtureReque
 
 @pytest.fixture(scope="session")
 def anchors() -> Path:
-    """``../shared/anchors`` relative to the repository root, e.g. ``anchors / "codp-records"``."""
-    path = (REPO_ROOT.parent / "shared" / "anchors").resolve()
-    if not path.is_dir():
-        pytest.skip("../shared/anchors not present")
-    return path
+    """The repository's ``data/``, e.g. ``anchors / "cms-samples"``; see ``data/README.md``."""
+    return REPO_ROOT / "data"
 
 
 @pytest.fixture(scope="session")
-def codp_dir(anchors: Path) -> Path:
-    """The 7,535 real CODP records (a directory of JSON lists)."""
-    return anchors / "codp-records"
+def codp_dir(anchors: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 7,535 real CODP records, one ``<name>.json`` per file of CODP's ``data/records/``
+    (decompressed from ``data/codp-records/*.json.gz`` once per test process)."""
+    import gzip
+
+    target = tmp_path_factory.mktemp("codp-records")
+    for packed in sorted((anchors / "codp-records").glob("*.json.gz")):
+        (target / packed.name.removesuffix(".gz")).write_bytes(gzip.decompress(packed.read_bytes()))
+    return target
 
 
 @pytest.fixture(scope="session")

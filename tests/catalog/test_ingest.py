@@ -50,6 +50,37 @@ def test_real_records_ingest_idempotently_with_a_json_summary(
     assert stats["experiment"]["CMS"] == 6993
 
 
+def test_gzipped_record_files_ingest_as_the_repository_carries_them(
+    instance: Instance, anchors: Path, codp_dir: Path, tmp_path: Path
+) -> None:
+    packed = anchors / "codp-records"
+    report = summary(instance.run("ingest", str(packed), "--json", check=True))
+    assert (report["created"], report["rejected"]) == (7535, 0)
+    assert report["files"] == len(list(packed.glob("*.json.gz")))
+    again = summary(instance.run("ingest", str(codp_dir), "--json", check=True))
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 7535)
+
+
+def test_a_broken_or_inflating_gzip_file_is_refused_with_its_reason(
+    instance: Instance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gzip
+
+    broken = tmp_path / "broken.json.gz"
+    broken.write_bytes(gzip.compress(b'[{"recid": "1"}]')[:-9])
+    result = instance.run("ingest", str(broken))
+    assert result.returncode != 0
+    assert "not a readable gzip file" in result.stderr
+    from openhep.catalog import _ingest
+
+    monkeypatch.setattr(_ingest, "MAX_SOURCE_BYTES", 1000)
+    bomb = tmp_path / "bomb.json.gz"
+    bomb.write_bytes(gzip.compress(b"[" + b" " * 100_000 + b"]"))
+    assert bomb.stat().st_size < 1000
+    with pytest.raises(_ingest.IngestSourceError, match="more than the 1,000 bytes"):
+        _ingest.read_source(bomb)
+
+
 def broken_inputs(sample: list[dict[str, Any]]) -> dict[str, tuple[Any, list[str]]]:
     """Each kind of broken input with the words its error message must contain."""
     text = json.dumps(sample)

@@ -128,16 +128,25 @@ def test_missing_samples_are_skipped_and_said(
     assert "1 unchanged, 8 skipped" in text.stderr
 
 
-def test_without_anchors_the_demo_says_what_it_skipped(
-    home: Path, records: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_without_sample_files_the_demo_says_what_it_skipped(
+    home: Path, records: Path, tmp_path: Path
 ) -> None:
-    monkeypatch.chdir(tmp_path)  # no ../shared/anchors seen from here
-    result = runner.invoke(app, ["demo", "--records", str(records)])
+    empty = tmp_path / "no-samples"
+    empty.mkdir()
+    result = runner.invoke(app, ["demo", "--records", str(records), "--samples", str(empty)])
     assert result.exit_code == 0, result.output
-    assert "skipped the sample records" in result.stderr
-    assert "pass --samples DIR" in result.stderr
+    assert f"skipped sample ispy/Hto4l_120-130GeV.ig: not found under {empty}" in result.stderr
+    assert f"0 created, 0 updated, 0 unchanged, {len(SAMPLES)} skipped" in result.stderr
     summary = demo("--records", str(records), "--no-samples")
     assert "samples" not in summary
+
+
+def test_the_demo_finds_the_repository_data_from_any_folder_below_it() -> None:
+    from openhep.cli._demo import find_demo_data
+
+    repo = Path(__file__).resolve().parents[2]
+    assert find_demo_data(repo / "docs") == repo / "data"
+    assert (repo / "data" / "codp-records").is_dir()
 
 
 def test_samples_from_a_scikit_hep_testdata_wheel(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import gzip
 import time
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,6 +20,8 @@ from openhep.model import Record, RecordValidationError, validate_record
 
 #: A record file larger than this is refused before it is read (the largest CODP file is 2.5 MB).
 MAX_SOURCE_BYTES = 512 * 1024 * 1024
+#: What a record file in a directory is called: CODP's ``*.json``, or gzipped ``*.json.gz``.
+RECORD_FILE_SUFFIXES = (".json", ".json.gz")
 
 
 class IngestSourceError(ValueError):
@@ -89,7 +93,8 @@ class _Candidate:
 
 
 def collect_paths(paths: Iterable[Path], *, recursive: bool = False) -> list[Path]:
-    """The record files named by ``paths``: files as given, directories' ``*.json`` files.
+    """The record files named by ``paths``: files as given, directories' ``*.json`` and
+    ``*.json.gz`` files.
 
     Hidden and underscore-prefixed entries of a directory are not records (CODP keeps
     skeletons and notes there) and are passed over; ``recursive`` descends into sub-directories.
@@ -97,11 +102,12 @@ def collect_paths(paths: Iterable[Path], *, recursive: bool = False) -> list[Pat
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            pattern = "**/*.json" if recursive else "*.json"
+            pattern = "**/*.json*" if recursive else "*.json*"
             found += sorted(
                 p
                 for p in path.glob(pattern)
                 if p.is_file()
+                and p.name.endswith(RECORD_FILE_SUFFIXES)
                 and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts)
             )
         elif path.is_file():
@@ -110,21 +116,36 @@ def collect_paths(paths: Iterable[Path], *, recursive: bool = False) -> list[Pat
             raise IngestSourceError(f"{path}: no such file or directory")
     if not found:
         raise IngestSourceError(
-            "no record files found in " + ", ".join(str(p) for p in paths) + " (expected *.json)"
+            "no record files found in " + ", ".join(str(p) for p in paths) + " (expected *.json or *.json.gz)"
         )
     return found
 
 
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, gunzipped for ``.gz``; either way at most ``MAX_SOURCE_BYTES``."""
+    too_large = IngestSourceError(
+        f"file holds more than the {MAX_SOURCE_BYTES:,} bytes ingest reads; "
+        "split it into several files"
+    )
+    if path.stat().st_size > MAX_SOURCE_BYTES:
+        raise too_large
+    if not path.name.endswith(".gz"):
+        return path.read_bytes()
+    # Read one byte past the bound so that a small file that inflates hugely stops there.
+    try:
+        with gzip.open(path, "rb") as packed:
+            data = packed.read(MAX_SOURCE_BYTES + 1)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise IngestSourceError(f"not a readable gzip file ({exc})") from None
+    if len(data) > MAX_SOURCE_BYTES:
+        raise too_large
+    return data
+
+
 def read_source(path: Path) -> list[Any]:
     """The records of one file: a JSON list of records, or a single record object."""
-    size = path.stat().st_size
-    if size > MAX_SOURCE_BYTES:
-        raise IngestSourceError(
-            f"file is {size:,} bytes, larger than the {MAX_SOURCE_BYTES:,} bytes ingest reads; "
-            "split it into several files"
-        )
     try:
-        data = orjson.loads(path.read_bytes())
+        data = orjson.loads(_read_bytes(path))
     except orjson.JSONDecodeError as exc:
         raise IngestSourceError(
             f"not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"

@@ -20,18 +20,23 @@ from openhep.cli._catalog import (
 from openhep.cli._samples import (
     SAMPLE_DIRS,
     SamplesReport,
-    find_samples,
     publish_samples,
     samples_from_wheel,
 )
 from openhep.settings import Settings
 
 
-def find_demo_records(start: Path) -> Path | None:
-    """``../shared/anchors/codp-records`` seen from ``start`` or any of its parents."""
-    for base in (start, *start.parents):
-        candidate = base.parent / "shared" / "anchors" / "codp-records"
-        if candidate.is_dir():
+#: The repository's folder of real data (records, docs, samples), see ``data/README.md``.
+DEMO_DATA = "data"
+
+
+def find_demo_data(start: Path) -> Path | None:
+    """The repository's ``data/`` (holding ``codp-records/``): seen from ``start`` or any of its
+    parents, else beside the source tree of an editable install (``src/openhep/../../data``)."""
+    source_tree = Path(__file__).resolve().parents[3]
+    for base in (start, *start.parents, source_tree):
+        candidate = base / DEMO_DATA
+        if (candidate / "codp-records").is_dir():
             return candidate
     return None
 
@@ -41,14 +46,15 @@ def demo_command(
         Path | None,
         typer.Option(
             "--records",
-            help="Directory of CODP record JSON (default: ../shared/anchors/codp-records).",
+            help="Directory of CODP record JSON, .json or .json.gz (default: the repository's"
+            " data/codp-records).",
         ),
     ] = None,
     samples: Annotated[
         Path | None,
         typer.Option(
             "--samples",
-            help="Directory holding cms-samples/ and ispy/ (default: ../shared/anchors), or a"
+            help="Directory holding cms-samples/ and ispy/ (default: the repository's data/), or a"
             " scikit-hep-testdata 0.3.12 wheel.",
         ),
     ] = None,
@@ -61,11 +67,13 @@ def demo_command(
 ) -> None:
     """Load the demo records (real CODP metadata) into the catalogue, then publish the sample
     records: real CMS ROOT and iSpy files with their true sizes and checksums."""
-    source = records or find_demo_records(Path.cwd())
+    data = find_demo_data(Path.cwd())
+    source = records or (data / "codp-records" if data is not None else None)
     if source is None:
         err.print(
-            "error: no demo records found: ../shared/anchors/codp-records is not here; "
-            "pass --records DIR with CODP record JSON files",
+            f"error: no demo records found: no {DEMO_DATA}/codp-records in this folder or its"
+            " parents (run it from the OpenHEP repository); pass --records DIR with CODP record"
+            " JSON files",
             markup=False,
         )
         raise typer.Exit(1)
@@ -77,7 +85,7 @@ def demo_command(
         raise typer.Exit(1) from None
     if not as_json:
         print_report(report, as_json=False)
-    sample_report = None if no_samples else load_samples(samples, quiet=as_json)
+    sample_report = None if no_samples else load_samples(samples or data, quiet=as_json)
     if as_json:
         summary = report.summary()
         if sample_report is not None:
@@ -91,11 +99,11 @@ def load_samples(directory: Path | None, *, quiet: bool) -> SamplesReport:
     """Publish the sample records whose files are found; say what was skipped and why."""
     from openhep.cli._files import file_service
 
-    anchors = directory or find_samples(Path.cwd())
+    anchors = directory
     if anchors is None:
         report = SamplesReport(skipped=[f"{d}/: not found" for d in SAMPLE_DIRS])
         err.print(
-            "skipped the sample records: no ../shared/anchors/cms-samples or ispy here; "
+            f"skipped the sample records: no {DEMO_DATA}/cms-samples or ispy here; "
             "pass --samples DIR to publish them (or --samples WHEEL with the wheel that "
             "`pip download --no-deps scikit-hep-testdata==0.3.12` fetches)",
             markup=False,

@@ -2,7 +2,7 @@
 
 Each sample file becomes a record of its own, with its own size and checksum, in a recid range
 CODP does not use (:data:`SAMPLE_RECIDS`). What a record says about its file is what
-``../shared/DATA.md`` says, nothing more; a sample cut from a CODP record (the DoubleMuParked
+``data/cms-samples/PROVENANCE.txt`` says, nothing more; a sample cut from a CODP record (the DoubleMuParked
 RNTuple, from record 12341) names it in ``relations`` the way CMS's derived records name their
 parents (``isChildOf``), and never poses as that record.
 """
@@ -20,7 +20,7 @@ from openhep.storage import FileService, PublishResult, publish_record
 
 #: Recids of the demo samples: CODP's records stop at 160002, so 990001 to 990999 stay free.
 SAMPLE_RECIDS = range(990001, 991000)
-#: Where the samples are looked for: ``../shared/anchors/{cms-samples,ispy}``.
+#: Where the samples are, under the repository's ``data/`` (or ``openhep demo --samples DIR``).
 SAMPLE_DIRS = ("cms-samples", "ispy")
 #: Where a scikit-hep-testdata wheel keeps its files (0.3.12, the last to bundle them).
 WHEEL_DATA = "skhep_testdata/data/"
@@ -189,21 +189,12 @@ SAMPLES: tuple[Sample, ...] = (
 )
 
 
-def find_samples(start: Path) -> Path | None:
-    """``../shared/anchors`` (holding ``cms-samples/`` or ``ispy/``) seen from ``start`` upwards."""
-    for base in (start, *start.parents):
-        candidate = base.parent / "shared" / "anchors"
-        if any((candidate / d).is_dir() for d in SAMPLE_DIRS):
-            return candidate
-    return None
-
-
 def samples_from_wheel(wheel: Path, cache: Path) -> Path:
     """The ROOT samples a scikit-hep-testdata wheel holds, extracted to ``cache/cms-samples/``.
 
     ``pip download --no-deps scikit-hep-testdata==0.3.12`` fetches such a wheel; it holds
     uproot-Zmumu.root, uproot-HZZ.root and uproot-small-dy-withoffsets.root, byte for byte the
-    files of ``../shared/anchors/cms-samples``. Returns ``cache``, to publish from like an
+    files of the repository's ``data/cms-samples``. Returns ``cache``, to publish from like an
     anchors directory.
     """
     target_dir = cache / "cms-samples"
