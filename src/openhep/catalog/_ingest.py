@@ -116,7 +116,9 @@ def collect_paths(paths: Iterable[Path], *, recursive: bool = False) -> list[Pat
             raise IngestSourceError(f"{path}: no such file or directory")
     if not found:
         raise IngestSourceError(
-            "no record files found in " + ", ".join(str(p) for p in paths) + " (expected *.json or *.json.gz)"
+            "no record files found in "
+            + ", ".join(str(p) for p in paths)
+            + " (expected *.json or *.json.gz)"
         )
     return found
 

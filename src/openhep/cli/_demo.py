@@ -25,7 +25,6 @@ from openhep.cli._samples import (
 )
 from openhep.settings import Settings
 
-
 #: The repository's folder of real data (records, docs, samples), see ``data/README.md``.
 DEMO_DATA = "data"
 

@@ -2,9 +2,9 @@
 
 Each sample file becomes a record of its own, with its own size and checksum, in a recid range
 CODP does not use (:data:`SAMPLE_RECIDS`). What a record says about its file is what
-``data/cms-samples/PROVENANCE.txt`` says, nothing more; a sample cut from a CODP record (the DoubleMuParked
-RNTuple, from record 12341) names it in ``relations`` the way CMS's derived records name their
-parents (``isChildOf``), and never poses as that record.
+``data/cms-samples/PROVENANCE.txt`` says, nothing more; a sample cut from a CODP record (the
+DoubleMuParked RNTuple, from record 12341) names it in ``relations`` the way CMS's derived
+records name their parents (``isChildOf``), and never poses as that record.
 """
 
 from __future__ import annotations
