@@ -281,8 +281,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--anchors",
         type=Path,
-        default=REPO_ROOT.parent / "shared" / "anchors",
-        help="the shared anchor data (default ../shared/anchors)",
+        default=REPO_ROOT / "data",
+        help="the real data the repository carries (default data/)",
     )
     parser.add_argument("--size-mib", type=int, default=1024, help="file size (default 1024)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent downloads (default 4)")
