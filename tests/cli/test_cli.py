@@ -58,9 +58,13 @@ def test_demo_loads_the_records_and_stats_describes_them(home: Path, codp_dir: P
 def test_demo_without_records_says_what_to_pass(
     home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from openhep.cli import _demo
+
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(_demo, "SOURCE_TREE", tmp_path)  # an install without the repository
     result = runner.invoke(app, ["demo"])
     assert result.exit_code == 1
+    assert "no data/codp-records in this folder or its parents" in result.stderr
     assert "pass --records DIR" in result.stderr
 
 

@@ -27,13 +27,14 @@ from openhep.settings import Settings
 
 #: The repository's folder of real data (records, docs, samples), see ``data/README.md``.
 DEMO_DATA = "data"
+#: The repository an editable install runs from (``src/openhep/cli/`` is three levels down).
+SOURCE_TREE = Path(__file__).resolve().parents[3]
 
 
 def find_demo_data(start: Path) -> Path | None:
     """The repository's ``data/`` (holding ``codp-records/``): seen from ``start`` or any of its
     parents, else beside the source tree of an editable install (``src/openhep/../../data``)."""
-    source_tree = Path(__file__).resolve().parents[3]
-    for base in (start, *start.parents, source_tree):
+    for base in (start, *start.parents, SOURCE_TREE):
         candidate = base / DEMO_DATA
         if (candidate / "codp-records").is_dir():
             return candidate
