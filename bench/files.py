@@ -356,7 +356,18 @@ def main(argv: list[str] | None = None) -> None:
 
         openhep = SEARCH_BENCH.Server(
             "openhep",
-            [*cli, "serve", "--host", HOST, "--port", "{port}", "--workers", str(args.workers)],
+            # No access log: the baselines log nothing either.
+            [
+                *cli,
+                "serve",
+                "--host",
+                HOST,
+                "--port",
+                "{port}",
+                "--no-access-log",
+                "--workers",
+                str(args.workers),
+            ],
             env,
             work / "openhep.log",
         )

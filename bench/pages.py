@@ -427,7 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             search_bench.Server(
                 name,
                 [*cli, "serve", "--host", search_bench.HOST, "--port", "{port}",
-                 "--workers", str(args.workers)],
+                 "--workers", str(args.workers), "--no-access-log"],
                 env | extra,
                 work / f"{name}.log",
             )

@@ -956,7 +956,7 @@ def measure_volume(
                 Server(
                     name,
                     [sys.executable, "-m", "openhep", "serve", "--host", HOST, "--port", "{port}",
-                     "--workers", str(args.workers)],
+                     "--workers", str(args.workers), "--no-access-log"],
                     openhep_env(home) | extra,
                     work / volume.name / f"{name}.log",
                 )

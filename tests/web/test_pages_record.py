@@ -28,6 +28,7 @@ from _services.html import html_problems
 from _services.serve import openhep_env, run_openhep
 from openhep.settings import Settings
 from openhep.web import create_app
+from openhep.web.pages._math import math_html
 from openhep.web.pages._sanitize import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, safe_url, sanitize_html
 from openhep.web.pages.records import FILES_PER_PAGE, cite_as
 
@@ -66,7 +67,7 @@ def test_every_real_record_page_renders_as_valid_html(
         problems = html_problems(response.text)
         if problems:
             failures.append(f"{recid}: {problems[:3]}")
-        if f'<h1 id="record-title">{escape(titles[recid])}</h1>' not in response.text:
+        if f'<h1 id="record-title">{math_html(titles[recid])}</h1>' not in response.text:
             failures.append(f"{recid}: title not in <h1>")
     assert failures == []
 
@@ -372,7 +373,12 @@ _FRAGMENTS = st.sampled_from(
         "<blockquote>", "<pre>", "<code>", "<ol start=3>", "<td colspan=2 onmouseover=x>",
     ]
 )  # fmt: skip
-_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=20)
+# No "$" or "\\": formulas become MathML, which a second pass drops as it drops any <math> a
+# record brings; they have their own fuzz test (test_pages_math.py).
+_TEXT = st.text(
+    st.characters(codec="utf-8", exclude_categories=["Cs"], exclude_characters="$\\"),
+    max_size=20,
+)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

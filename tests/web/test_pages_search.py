@@ -482,3 +482,18 @@ def test_any_search_parameters_answer_200_or_400(client: TestClient, params: Par
     response = client.get("/search", params=params)
     assert response.status_code in (200, 400), (params, response.status_code)
     assert html_problems(response.text) == [], params
+
+
+def test_the_year_facet_lists_every_year_newest_first(
+    client: TestClient, codp_records: list[dict[str, Any]]
+) -> None:
+    years = sorted(
+        {str(d)[:4] for r in codp_records for d in r.get("date_created") or []}, reverse=True
+    )
+    assert len(years) > 8  # more than a facet shows before "more"
+    text = client.get("/search", headers={"accept": "text/html"}).text
+    section = re.search(r'<section class="facet facet--year".*?</section>', text, re.DOTALL)
+    assert section is not None
+    # All in the page (the first ones shown, the rest in "more"), by year, newest first.
+    assert re.findall(r'<span class="facet__value">(\d{4})</span>', section.group(0)) == years
+    assert '<details class="facet__more">' in section.group(0)

@@ -1,6 +1,6 @@
 """What the pages' shortcuts must not change: memoized texts follow a record's new version (the
 search page's plain-text descriptions, the record page's sanitised HTML), a record page lists
-its first authors and counts the rest, and builds rows for the files of the page it shows only
+its first authors and folds the rest, and builds rows for the files of the page it shows only
 (data files, then file indices, five a page, one page holding both).
 
 Records are the real CODP DoubleMuParked derived records, rewritten as a curator would.
@@ -72,21 +72,24 @@ def test_a_changed_description_shows_on_the_search_and_record_pages(
     assert "about 60 mio. data events" not in text
 
 
-def test_the_first_authors_are_listed_and_the_rest_counted(
+def test_the_first_authors_are_listed_and_the_rest_folded(
     client: TestClient, record: dict[str, Any]
 ) -> None:
     named = [{"name": f"Author {n:03}"} for n in range(LISTED_AUTHORS + 7)]
     rewrite(client, record, authors=[*named[:2], {"name": ""}, *named[2:]])
     text = page(client, f"/record/{RECID}")
     assert "Author 000; Author 001; Author 002; et al." in text
-    listed = re.findall(r"<li>Author (\d{3})", text)
-    assert listed == [f"{n:03}" for n in range(LISTED_AUTHORS)]
-    assert "and 7 more (see the record's JSON)." in text
+    shown, folded = text.split('<details class="authors-more">', 1)
+    assert re.findall(r"<li>Author (\d{3})", shown) == [f"{n:03}" for n in range(LISTED_AUTHORS)]
+    # Every other name is in the page too, folded (no script needed to see them).
+    more = [f"{n:03}" for n in range(LISTED_AUTHORS, LISTED_AUTHORS + 7)]
+    assert re.findall(r"<li>Author (\d{3})", folded) == more
+    assert f"<summary>7 more authors ({LISTED_AUTHORS + 7} in all)</summary>" in folded
 
     rewrite(client, record, authors=named[:LISTED_AUTHORS])
     text = page(client, f"/record/{RECID}")
     assert len(re.findall(r"<li>Author (\d{3})", text)) == LISTED_AUTHORS
-    assert "more (see the record" not in text
+    assert "authors-more" not in text
 
 
 def test_a_files_page_shows_data_files_then_indices(

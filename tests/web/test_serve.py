@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from _services.serve import openhep_env, run_openhep, serving
 
@@ -98,3 +100,60 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+_ACCESS_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d (GET|HEAD) (\S+) (\d{3}) \d+\.\dms$")
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_prints_its_address_and_a_line_per_request(
+    codp_dir: Path, tmp_path: Path, workers: str
+) -> None:
+    home = tmp_path / "home"
+    run_openhep(home, "ingest", str(codp_dir / "cms-derived-csv-Run2011A.json"))
+    log = tmp_path / "serve.log"
+    with (
+        serving(home, log, "--workers", workers) as url,
+        httpx.Client(trust_env=False, timeout=10.0) as http,
+    ):
+        assert http.get(f"{url}/search?q=muon", headers={"accept": "text/html"}).status_code == 200
+        assert http.get(f"{url}/no/such/page").status_code == 404
+        # A target with an encoded line break stays on its line.
+        assert http.get(f"{url}/api/records/?q=a%0Ab").status_code == 200
+        assert http.head(f"{url}/favicon.ico").status_code in (200, 405)
+    output = log.read_text()
+    plural = "s" if workers != "1" else ""
+    assert f"openhep serve: listening on {url}/ ({workers} worker{plural})\n" in output
+    logged = [m.groups() for m in map(_ACCESS_LINE.match, output.splitlines()) if m]
+    assert ("GET", "/search?q=muon", "200") in logged
+    assert ("GET", "/no/such/page", "404") in logged
+    assert ("GET", "/api/records/?q=a%0Ab", "200") in logged
+    # Every line is an access line but the address (and nothing went wrong).
+    others = [line for line in output.splitlines() if not _ACCESS_LINE.match(line)]
+    assert others == [f"openhep serve: listening on {url}/ ({workers} worker{plural})"], others
+
+
+def test_no_access_log_turns_the_lines_off(codp_dir: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    run_openhep(home, "ingest", str(codp_dir / "cms-derived-csv-Run2011A.json"))
+    log = tmp_path / "serve.log"
+    with serving(home, log, "--no-access-log") as url:
+        assert httpx.get(f"{url}/search?q=muon", trust_env=False).status_code == 200
+    assert log.read_text().splitlines() == [f"openhep serve: listening on {url}/ (1 worker)"]
+
+
+def test_a_taken_port_is_refused_with_one_worker(codp_dir: Path, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    run_openhep(home, "ingest", str(codp_dir / "cms-derived-csv-Run2011A.json"))
+    with serving(home, tmp_path / "serve.log") as url:
+        port = int(url.rsplit(":", 1)[1])
+        refused = subprocess.run(
+            [sys.executable, "-m", "openhep", "serve", "--port", str(port)],
+            env=openhep_env(home),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert refused.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in refused.stderr
+    assert "listening on" not in refused.stdout

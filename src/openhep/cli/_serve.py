@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import multiprocessing
 import os
 import signal
@@ -11,7 +12,7 @@ import threading
 import time
 from multiprocessing.process import BaseProcess
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -39,22 +40,58 @@ def _listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socke
     return sock
 
 
-def _worker(host: str, port: int) -> None:
-    """One worker process: its own listening socket on the shared port, one uvicorn server."""
+def _log_config(access_log: bool) -> dict[str, Any]:
+    """uvicorn's logging, plus the access log (``openhep.access``, one line a request, see
+    ``openhep.web._access_log``) on standard output, or silenced."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["openhep_access"] = {
+        "format": "%(asctime)s %(message)s",
+        "datefmt": "%Y-%m-%dT%H:%M:%S",
+    }
+    config["handlers"]["openhep_access"] = {
+        "class": "logging.StreamHandler",
+        "formatter": "openhep_access",
+        "stream": "ext://sys.stdout",
+    }
+    config["loggers"]["openhep.access"] = {
+        "handlers": ["openhep_access"],
+        "level": "INFO" if access_log else "WARNING",
+        "propagate": False,
+    }
+    return config
+
+
+def _server(host: str, port: int, access_log: bool) -> Any:
     import uvicorn
 
-    # Bound now, listening only once the app has started (uvicorn listens after its
-    # lifespan): until then the kernel hands this port's connections to the other workers.
-    sock = _listening_socket(host, port, reuse_port=True)
     config = uvicorn.Config(
         "openhep.web:app_factory",
         factory=True,
         host=host,
         port=port,
         log_level="warning",
-        access_log=False,
+        log_config=_log_config(access_log),
+        access_log=False,  # uvicorn's has no duration: ours is openhep.access
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    return uvicorn.Server(config)
+
+
+def _announce(host: str, port: int, workers: int) -> None:
+    shown = f"[{host}]" if ":" in host else host
+    plural = "s" if workers != 1 else ""
+    print(
+        f"openhep serve: listening on http://{shown}:{port}/ ({workers} worker{plural})", flush=True
+    )
+
+
+def _worker(host: str, port: int, access_log: bool) -> None:
+    """One worker process: its own listening socket on the shared port, one uvicorn server."""
+    # Bound now, listening only once the app has started (uvicorn listens after its
+    # lifespan): until then the kernel hands this port's connections to the other workers.
+    sock = _listening_socket(host, port, reuse_port=True)
+    _server(host, port, access_log).run(sockets=[sock])
 
 
 class _Workers:
@@ -66,14 +103,16 @@ class _Workers:
     the workers. A worker that dies is restarted; SIGTERM or SIGINT stops them all gracefully.
     """
 
-    def __init__(self, host: str, port: int, count: int) -> None:
-        self.host, self.port, self.count = host, port, count
+    def __init__(self, host: str, port: int, count: int, access_log: bool) -> None:
+        self.host, self.port, self.count, self.access_log = host, port, count, access_log
         self.context = multiprocessing.get_context("spawn")
         self.stopping = threading.Event()
         self.processes: list[tuple[BaseProcess, float]] = []
 
     def _start(self) -> tuple[BaseProcess, float]:
-        process = self.context.Process(target=_worker, args=(self.host, self.port), daemon=False)
+        process = self.context.Process(
+            target=_worker, args=(self.host, self.port, self.access_log), daemon=False
+        )
         process.start()
         return process, time.monotonic()
 
@@ -91,6 +130,7 @@ class _Workers:
                 markup=False,
             )
             return 1
+        _announce(self.host, self.port, self.count)
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, self._stop)
         self.processes = [self._start() for _ in range(self.count)]
@@ -127,21 +167,43 @@ def serve_command(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8000,
     workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes.")] = 1,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="Print a line per request (method, path, status, duration) on standard output.",
+        ),
+    ] = True,
 ) -> None:
-    """Serve the portal (API and pages) with uvicorn."""
-    import uvicorn
-
+    """Serve the portal (API and pages) with uvicorn; print the address it listens on."""
     if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
-        raise typer.Exit(_Workers(host, port, workers).run())
-    uvicorn.run(
-        "openhep.web:app_factory",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="warning",
-        access_log=False,
-    )
+        raise typer.Exit(_Workers(host, port, workers, access_log).run())
+    if workers > 1:  # no SO_REUSEPORT: uvicorn's own workers, on one shared socket
+        import uvicorn
+
+        _announce(host, port, workers)
+        uvicorn.run(
+            "openhep.web:app_factory",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            log_config=_log_config(access_log),
+            access_log=False,
+        )
+        return
+    try:
+        sock = _listening_socket(host, port, reuse_port=False)
+    except OSError as exc:
+        err.print(
+            f"openhep serve: cannot listen on {host}:{port} ({exc.strerror}); "
+            "choose another --port or --host",
+            markup=False,
+        )
+        raise typer.Exit(1) from None
+    _announce(host, port, 1)
+    _server(host, port, access_log).run(sockets=[sock])
 
 
 def reindex_command() -> None:

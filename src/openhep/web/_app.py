@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from importlib.resources import files
 
 import orjson
 from fastapi import FastAPI, Request
@@ -22,6 +23,7 @@ from openhep.settings import Settings
 from openhep.storage import CorruptFileError, FileNotServedError
 from openhep.web import file_indices
 from openhep.web import files as files_web
+from openhep.web._access_log import AccessLogMiddleware
 from openhep.web._cache import AnswerCacheMiddleware
 from openhep.web.api import files as files_api
 from openhep.web.api import records as records_api
@@ -129,11 +131,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(news_pages.router)
     app.include_router(sitemap_pages.router)
     app.mount("/static", StaticFiles(packages=[("openhep.web", "static")]), name="static")
+    favicon = files("openhep.web").joinpath("static/favicon.ico").read_bytes()
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def _favicon() -> Response:
+        # Browsers ask for it at this address whatever the page links.
+        headers = {"cache-control": "public, max-age=86400"}
+        return Response(favicon, media_type="image/vnd.microsoft.icon", headers=headers)
+
     app.include_router(files_web.router)
     app.include_router(file_indices.router)
     if settings.answer_cache_bytes:
         # Answers of pages and the record API, kept until the catalogue changes.
         app.add_middleware(AnswerCacheMiddleware, max_bytes=settings.answer_cache_bytes)
+    # Outermost: the line times the whole answer, cached or not.
+    app.add_middleware(AccessLogMiddleware)
     return app
 
 

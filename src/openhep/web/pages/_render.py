@@ -13,6 +13,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 from openhep import __version__
 from openhep.web._deps import base_url
+from openhep.web.pages._math import math_html, math_text
 
 _UNITS = ("B", "kB", "MB", "GB", "TB", "PB", "EB")
 
@@ -80,8 +81,12 @@ environment = _Environment(
 )
 environment.filters["human_size"] = human_size
 environment.filters["thousands"] = thousands
+environment.filters["math"] = math_html
+environment.filters["math_text"] = math_text
 environment.globals["query_string"] = query_string
-environment.globals["version"] = __version__
+# Not ``version``: pages have versions of their own (a record's), which a context variable of
+# that name would put in the footer.
+environment.globals["openhep_version"] = __version__
 
 
 def render(

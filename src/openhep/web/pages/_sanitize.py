@@ -4,7 +4,9 @@ The output is built, not filtered: every tag written is one of :data:`ALLOWED_TA
 the attributes :data:`ALLOWED_ATTRIBUTES` names, every text and attribute value is escaped, and
 the elements are balanced (what a browser would close implicitly is closed explicitly), so that
 nothing in a record can add a script, a style, an event handler, a ``javascript:`` URL, an ``id``
-or a second ``<h1>`` to the page it is shown on.
+or a second ``<h1>`` to the page it is shown on. LaTeX formulas in the text (``$\\eta$``)
+become MathML built by :mod:`openhep.web.pages._math` from the parsed formula, outside
+``<code>`` and ``<pre>``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import re
 from functools import lru_cache
 from html import escape
 from html.parser import HTMLParser
+
+from openhep.web.pages._math import has_math, math_html
 
 ALLOWED_TAGS = frozenset({
     "a", "abbr", "b", "blockquote", "br", "code", "dd", "dl", "dt", "em", "h3", "h4", "h5", "h6",
@@ -80,6 +84,8 @@ _URL_IGNORED = re.compile(r"[\x00-\x20\x7f]+")
 _SCHEME = re.compile(r"^([a-z][a-z0-9+.\-]*):", re.IGNORECASE)
 _NUMERIC = frozenset({"width", "height", "colspan", "rowspan", "start"})
 _DIGITS = re.compile(r"^[0-9]{1,4}%?$")
+#: Elements whose text is code, never LaTeX (``<code>$ git clone …</code>``).
+VERBATIM = frozenset({"code", "pre", "kbd", "samp"})
 
 
 def safe_url(value: str, root: str = "") -> str | None:
@@ -201,7 +207,13 @@ class _Sanitizer(HTMLParser):
             self._close_to(found)
 
     def handle_data(self, data: str) -> None:
-        if not self.skipping:
+        if self.skipping:
+            return
+        if has_math(data) and not VERBATIM.intersection(self.open):
+            # Formulas become MathML we write ourselves (``_math``); the text around them is
+            # escaped as any other.
+            self.out.append(math_html(data))
+        else:
             self.out.append(escape(data, quote=False))
 
     def result(self) -> str:

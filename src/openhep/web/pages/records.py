@@ -20,8 +20,10 @@ from openhep.catalog import RecordNotFoundError, file_key
 from openhep.formats import file_indices, schemaorg
 from openhep.portal import RecordView
 from openhep.web._deps import RECID, base_url, portal
+from openhep.web.pages._math import math_text, tex_accents
 from openhep.web.pages._render import human_size, query_string, render
 from openhep.web.pages._sanitize import safe_url, sanitize_html
+from openhep.web.pages.search import plain_text
 
 router = APIRouter(tags=["pages"])
 
@@ -29,8 +31,11 @@ router = APIRouter(tags=["pages"])
 FILES_PER_PAGE = 5
 #: Authors named in the "Cite as" line before "et al.".
 CITED_AUTHORS = 3
-#: Authors the page lists (CMS papers name thousands); the rest are counted.
-LISTED_AUTHORS = 50
+#: Authors the page shows before the rest fold into a ``<details>`` (CMS author lists name
+#: over 3,000: every one is in the page, without JavaScript).
+LISTED_AUTHORS = 20
+#: Characters of the description the page's meta description and search snippets take.
+SUMMARY_LENGTH = 200
 _NUMBER = re.compile(r"^[0-9]{1,9}$")
 _PARAMETERS: list[dict[str, Any]] = [
     {"name": "recid", "in": "path", "required": True, "schema": {"type": "string"}},
@@ -81,7 +86,7 @@ def _year(metadata: dict[str, Any]) -> str:
 
 def cite_as(metadata: dict[str, Any], url: str) -> str:
     """The "Cite as" line: authors (or collaboration), year, title, publisher, DOI (or URL)."""
-    named = (a["name"] for a in metadata.get("authors") or [] if a.get("name"))
+    named = (tex_accents(a["name"]) for a in metadata.get("authors") or [] if a.get("name"))
     authors = list(islice(named, CITED_AUTHORS + 1))  # one more tells whether "et al."
     if len(authors) > CITED_AUTHORS:
         who = "; ".join(authors[:CITED_AUTHORS]) + "; et al."
@@ -89,9 +94,44 @@ def cite_as(metadata: dict[str, Any], url: str) -> str:
         who = "; ".join(authors)
     else:
         who = (metadata.get("collaboration") or {}).get("name") or ", ".join(metadata["experiment"])
-    title = str(metadata["title"]).rstrip(".")
+    title = math_text(str(metadata["title"])).rstrip(".")
     where = f"DOI:{metadata['doi']}" if metadata.get("doi") else url
     return f"{who} ({_year(metadata)}). {title}. {metadata['publisher']}. {where}"
+
+
+def is_author_list(metadata: dict[str, Any]) -> bool:
+    """CODP's author lists (collection ``Author-Lists``, type Documentation/Authors): their
+    page's description is their ``note``, or else their title, as CODP shows it."""
+    secondary = (metadata.get("type") or {}).get("secondary") or []
+    return "Author-Lists" in (metadata.get("collections") or []) or "Authors" in secondary
+
+
+def section_labels(metadata: dict[str, Any]) -> dict[str, str]:
+    """The record page's section headings, as CODP words them for the record's type."""
+    primary = metadata["type"]["primary"]
+    secondary = metadata["type"].get("secondary") or []
+    if primary == "Software":
+        methodology, validation, usage = "Data selection", "Validation", "How can you use this?"
+    elif primary == "Environment":
+        methodology, usage = "How was this built?", "How to use?"
+        validation = (
+            "How was the validation done?" if "Validation" in secondary else "How to validate?"
+        )
+    else:
+        methodology = "Methodology"
+        if primary == "Dataset":
+            generated = "Simulated" in secondary
+            methodology = f"How were these data {'generated' if generated else 'selected'}?"
+        validation, usage = "How were these data validated?", "How can you use these data?"
+    return {
+        "characteristics": "Dataset characteristics" if primary == "Dataset" else "Characteristics",
+        "methodology": methodology,
+        "validation": validation,
+        "usage": usage,
+        "note": "Issues and limitations" if primary == "Dataset" else "Note",
+        "related": "Related items" if primary == "Software" else "Related datasets",
+        "authors": "Author information" if is_author_list(metadata) else "Authors",
+    }
 
 
 def _search(root: str, **filters: str) -> str:
@@ -349,6 +389,14 @@ def record_context(
         rows = [_file_row(f, s, root, recid, current=current) for f, s in index["files"]]
         entries.append({"kind": "index", **index, "files": rows})
     named_authors = [a for a in metadata.get("authors") or [] if a.get("name")]
+    abstract = _described(metadata.get("abstract"), titles, root)
+    issues = _described(metadata.get("note"), titles, root)
+    if is_author_list(metadata) and abstract is None:
+        # CODP: an author list's description is its note, else its title.
+        abstract, issues = (
+            issues or {"html": sanitize_html(str(metadata["title"])), "links": []},
+            None,
+        )
     version_arg = None if current else view.stored.version
 
     def files_href(number: int) -> str:
@@ -364,7 +412,12 @@ def record_context(
     cross_section = metadata.get("cross_section") or {}
     links = metadata.get("links") or []
     repository = metadata.get("source_code_repository") or {}
-    ld = orjson.dumps(schemaorg(metadata, base_url=root)).decode()
+    document = schemaorg(metadata, base_url=root)
+    # Plain text for search engines: formulas as Unicode, never LaTeX or markup.
+    document["name"] = math_text(str(document["name"]))
+    if isinstance(document.get("description"), str):
+        document["description"] = math_text(document["description"])
+    ld = orjson.dumps(document).decode()
     return {
         "recid": recid,
         "url": url,
@@ -374,20 +427,21 @@ def record_context(
         "doi": metadata.get("doi") or "",
         "cite": cite_as(metadata, url),
         "badges": badges(metadata, root),
-        "summary": sanitize_html(
-            " ".join(str((metadata.get("abstract") or {}).get("description") or "").split())[:300],
-            root,
+        "plain_title": math_text(str(metadata["title"])),
+        "summary": plain_text(
+            str((metadata.get("abstract") or {}).get("description") or ""), SUMMARY_LENGTH
         ),
-        "abstract": _described(metadata.get("abstract"), titles, root),
+        "labels": section_labels(metadata),
+        "abstract": abstract,
         "authors": [
             {
-                "name": a["name"],
+                "name": tex_accents(str(a["name"])),
                 "orcid": a.get("orcid") or "",
-                "affiliation": a.get("affiliation") or "",
+                "affiliation": tex_accents(str(a.get("affiliation") or "")),
             }
-            for a in named_authors[:LISTED_AUTHORS]
+            for a in named_authors
         ],
-        "authors_more": max(0, len(named_authors) - LISTED_AUTHORS),
+        "authors_shown": LISTED_AUTHORS,
         "collaboration": {
             "name": collaboration.get("name") or "",
             "href": f"{root}/record/{collaboration['recid']}"
@@ -422,7 +476,7 @@ def record_context(
         ],
         "validation": _described(metadata.get("validation"), titles, root),
         "usage": _described(metadata.get("usage"), titles, root),
-        "issues": _described(metadata.get("note"), titles, root),
+        "issues": issues,
         "pileup": _described(metadata.get("pileup"), titles, root),
         "semantics": [
             {

@@ -26,6 +26,7 @@ from openhep.search._service import (
 )
 from openhep.web._deps import portal
 from openhep.web.api.records import search_request
+from openhep.web.pages._math import math_text
 from openhep.web.pages._render import query_string, render, thousands
 
 router = APIRouter(tags=["pages"])
@@ -91,8 +92,8 @@ _YEAR = re.compile(r"^[0-9]{1,4}$")
 
 
 def plain_text(markup: str, limit: int = DESCRIPTION_LENGTH) -> str:
-    """Record descriptions are HTML: their text, tags dropped and entities read, cut at a
-    word before ``limit`` characters (the template escapes it again)."""
+    """Record descriptions are HTML: their text, tags dropped, entities read and formulas as
+    Unicode text, cut at a word before ``limit`` characters (the template escapes it again)."""
     return _plain_text(markup[: limit * 8], limit)
 
 
@@ -100,7 +101,7 @@ def plain_text(markup: str, limit: int = DESCRIPTION_LENGTH) -> str:
 def _plain_text(markup: str, limit: int) -> str:
     # A pure function of the (bounded) start of a description: the same records come back
     # page after page, and a changed description is another key.
-    text = _SPACE.sub(" ", html.unescape(_TAG.sub(" ", markup))).strip()
+    text = _SPACE.sub(" ", math_text(html.unescape(_TAG.sub(" ", markup)))).strip()
     if len(text) <= limit:
         return text
     cut = text[:limit].rsplit(" ", 1)[0] or text[:limit]
