@@ -98,3 +98,20 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_serve_refuses_bad_origin_rules_at_start_saying_what_to_change(tmp_path: Path) -> None:
+    for value, message in (
+        ("root://eospublic.cern.ch//eos/opendata/", "is not 'uri-prefix=https-base'"),
+        ("root://eospublic.cern.ch//eos/opendata/=ftp://mirror/", "http:// or https://"),
+    ):
+        refused = subprocess.run(
+            [sys.executable, "-m", "openhep", "serve", "--port", "9"],
+            env=openhep_env(tmp_path / "home") | {"OPENHEP_FILE_ORIGINS": value},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert refused.returncode == 2
+        assert refused.stderr.startswith("openhep serve: OPENHEP_FILE_ORIGINS: ")
+        assert message in refused.stderr and "Traceback" not in refused.stderr
