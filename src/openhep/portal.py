@@ -8,7 +8,7 @@ from typing import Any
 
 from openhep.catalog import Catalog, StoredRecord, VersionInfo
 from openhep.search._index import SearchIndex, open_index
-from openhep.search._service import SearchRequest, SearchResult, SearchService
+from openhep.search._service import Hit, SearchRequest, SearchResult, SearchService
 from openhep.settings import Settings
 from openhep.storage import FileService
 
@@ -22,6 +22,26 @@ class RecordView:
     #: For each of ``files[]``, in order: ``online`` (held here and good), ``remote`` (only at
     #: its URI) or ``corrupt`` (held here, failed its fixity check).
     availability: list[str] = field(default_factory=list)
+    #: For each of ``files[]``, in order: the http(s) address its origin serves it at, where a
+    #: download of it goes when it is not held here as good bytes (None: it has no origin).
+    origins: list[str | None] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class NamingRecord:
+    """A public record whose ``relations`` name another: what that record's page shows of it."""
+
+    recid: str
+    title: str
+    relation: str  # the type of its relation to the other record: "isChildOf", …
+
+    @classmethod
+    def of(cls, hit: Hit, named: str) -> NamingRecord:
+        relations = hit.metadata.get("relations") or []
+        kind = next(
+            (str(r.get("type") or "") for r in relations if str(r.get("recid")) == named), ""
+        )
+        return cls(hit.recid, str(hit.metadata.get("title") or ""), kind)
 
 
 class Portal:
@@ -78,10 +98,19 @@ class Portal:
             has_index = self.catalog.versions(recid)[-1].version == stored.version
         entries = self.catalog.file_index_entries(recid) if has_index else []
         uris = [str(f["uri"]) for f in stored.metadata.get("files", [])]
-        availability: list[str] = (
-            list(self._files.availability(uris)) if self._files and uris else []
-        )
-        return RecordView(stored, entries, availability)
+        availability: list[str] = []
+        origins: list[str | None] = []
+        if self._files is not None and uris:
+            availability = list(self._files.availability(uris))
+            origins = self._files.origin_urls(uris)
+        return RecordView(stored, entries, availability, origins)
+
+    def naming(self, recid: str, *, limit: int) -> tuple[int, list[NamingRecord]]:
+        """The public records whose ``relations`` name record ``recid`` (samples and records
+        derived from it, its parts, …), in recid order: how many, and the first ``limit``."""
+        self.refresh()
+        total, hits = self.search_service.naming(recid, limit=limit)
+        return total, [NamingRecord.of(hit, recid) for hit in hits]
 
     def titles(self, recids: list[str]) -> dict[str, str]:
         """The titles of the public records among ``recids`` (what a page links to by recid)."""

@@ -15,6 +15,10 @@ ENVIRONMENT = {
     " URL (default: files/ in home)",
     "OPENHEP_STORAGE_PREFIXES": "comma-separated 'uri-prefix=store-prefix' rules mapping record"
     " file URIs to store paths (default: root://eospublic.cern.ch//eos/opendata/=eos/opendata/)",
+    "OPENHEP_FILE_ORIGINS": "comma-separated 'uri-prefix=https-base' rules: where downloads of"
+    " files not held here are redirected; an empty origin means none, an empty value turns"
+    " redirects off (default: root://eospublic.cern.ch//eos/opendata/=https://opendata.cern.ch"
+    "/eos/opendata/,root://eospublic.cern.ch//eos/opendata/openhep/=)",
     "OPENHEP_MAX_UPLOAD_BYTES": "largest file the upload API accepts, in bytes (default: 64 GiB)",
     "OPENHEP_ANSWER_CACHE_MB": "memory each server process keeps answers of pages and the record"
     " API in until the catalogue changes, in MiB (default: 64; 0 turns the cache off)",
@@ -29,6 +33,8 @@ class Settings:
     database_url: str | None = None
     storage_url: str | None = None
     storage_prefixes: str | None = None
+    #: None: the default origin rules; "" (set but empty): no redirects at all.
+    file_origins: str | None = None
     max_upload_bytes: int = 64 << 30
     answer_cache_bytes: int = 64 << 20
 
@@ -49,6 +55,7 @@ class Settings:
             database_url=env.get("OPENHEP_DATABASE_URL") or None,
             storage_url=env.get("OPENHEP_STORAGE_URL") or None,
             storage_prefixes=env.get("OPENHEP_STORAGE_PREFIXES") or None,
+            file_origins=env.get("OPENHEP_FILE_ORIGINS"),
             max_upload_bytes=int(max_upload) if max_upload else 64 << 30,
             answer_cache_bytes=(int(cache_mb) if cache_mb else 64) << 20,
         )

@@ -22,6 +22,9 @@ def openhep_env(home: Path) -> dict[str, str]:
     """The environment of an ``openhep`` process for the instance at ``home`` (SQLite)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENHEP_")}
     env["OPENHEP_HOME"] = str(home)
+    # No redirects to CERN's servers (tests never leave this machine): files not held here
+    # answer 404 unless a test points OPENHEP_FILE_ORIGINS at a local origin.
+    env["OPENHEP_FILE_ORIGINS"] = ""
     # Local traffic must never go through a proxy the environment names.
     env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
     return env

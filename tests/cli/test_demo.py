@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import zipfile
 import zlib
@@ -14,7 +15,7 @@ from typer.testing import CliRunner
 
 from openhep.catalog import Catalog
 from openhep.cli import app
-from openhep.cli._samples import SAMPLE_RECIDS, SAMPLES
+from openhep.cli._samples import SAMPLE_RECIDS, SAMPLES, Sample
 from openhep.settings import Settings
 
 runner = CliRunner()
@@ -78,12 +79,31 @@ def test_every_sample_becomes_a_record_with_its_true_bytes(
                 "recid": "12341",
                 "doi": parent["doi"],
                 "title": parent["title"],
-                "description": "This sample holds the first 1,000 events of",
+                "description": "This sample holds the first 1,000 events of that record's "
+                f"file, {parent['files'][0]['uri'].rsplit('/', 1)[1]}, in RNTuple format.",
             }
         ]
         assert sample["files"][0]["checksum"] != parent["files"][0]["checksum"]
         assert "doi" not in sample
         assert sample["distribution"]["number_events"] == 1000
+
+
+def sentences(html: str) -> list[str]:
+    text = " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    return re.split(r"(?<=[.!?])\s+(?=[A-Z])", text)
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=lambda s: s.recid)
+def test_sample_texts_are_whole_sentences(sample: Sample) -> None:
+    record = sample.record(1)
+    texts = [record["abstract"]["description"]]
+    texts += [r["description"] for r in record.get("relations", [])]
+    for text in texts:
+        for sentence in sentences(text):
+            # A sentence starts with a capital, ends with a full stop and has a verb-like
+            # word of its own (no bare "200 events of …" fragments).
+            assert sentence[0].isupper() and sentence.endswith("."), sentence
+            assert re.search(r"\b(is|are|holds|ships|comes|has|have)\b", sentence), sentence
 
 
 def test_running_the_demo_again_changes_nothing(home: Path, records: Path, anchors: Path) -> None:

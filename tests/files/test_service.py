@@ -22,7 +22,10 @@ from openhep.storage import (
     FileNotServedError,
     FileService,
     FileTooLargeError,
+    OriginRules,
     PrefixRules,
+    RemoteFile,
+    ServedFile,
     Store,
     UnsafePathError,
 )
@@ -260,7 +263,79 @@ def test_files_of_embargoed_records_are_not_served_by_their_path(
     shown = service.add(PARENT, [(name, [data])]).files[0]
     assert service.servable(hidden.path).checksum == adler32(data)  # held and good...
     with pytest.raises(FileNotServedError):
-        service.public_servable(hidden.path)  # ...but not published yet
-    assert service.public_servable(shown.path).checksum == adler32(data)
+        service.public_file(hidden.path)  # ...but not published yet
+    shown_file = service.public_file(shown.path)
+    assert isinstance(shown_file, ServedFile) and shown_file.checksum == adler32(data)
     with pytest.raises(FileNotServedError):
-        service.public_servable("eos/opendata/openhep/not/held.root")
+        service.public_file("eos/opendata/openhep/not/held.root")
+
+
+# -- files not held here: their origin ----------------------------------------------------------
+
+#: Record 12341's one file, 2.2 GB on CERN's EOS: not held here.
+EOS_FILE = "cms/derived-data/AOD2NanoAODOutreachTool/Run2012BC_DoubleMuParked_Muons.root"
+MIRROR = "https://mirror.example.org/opendata/"
+
+
+def test_a_public_file_not_held_here_is_at_its_origin(catalog: Catalog, store: Store) -> None:
+    service = FileService(catalog, store)  # the default origin rules
+    key = EOS_FILE.rsplit("/", 1)[-1]
+    expected = RemoteFile(
+        f"root://eospublic.cern.ch//eos/opendata/{EOS_FILE}",
+        f"https://opendata.cern.ch/eos/opendata/{EOS_FILE}",
+    )
+    assert service.public_file(f"eos/opendata/{EOS_FILE}") == expected
+    assert service.record_file(catalog.get(PARENT), key) == expected
+    # What no public record lists has no origin to send anyone to.
+    with pytest.raises(FileNotServedError):
+        service.public_file("eos/opendata/cms/derived-data/AOD2NanoAODOutreachTool/none.root")
+    with pytest.raises(FileNotServedError, match="has no file"):
+        service.record_file(catalog.get(PARENT), "none.root")
+    # With redirects turned off (OPENHEP_FILE_ORIGINS=""), not held here is not found here.
+    off = FileService(catalog, store, origins=OriginRules.parse(""))
+    with pytest.raises(FileNotServedError):
+        off.public_file(f"eos/opendata/{EOS_FILE}")
+    with pytest.raises(FileNotServedError, match="not held here"):
+        off.record_file(catalog.get(PARENT), key)
+
+
+def test_an_embargoed_records_file_is_not_sent_to_its_origin(
+    catalog: Catalog, store: Store
+) -> None:
+    record = catalog.get(PARENT).metadata | {"recid": "990500", "release_date": "2999-01-01"}
+    record.pop("doi")
+    uri = record["files"][0]["uri"].replace("Muons.root", "Muons-embargoed.root")
+    record["files"] = [record["files"][0] | {"uri": uri}]
+    catalog.write([validate_record(record)])
+    service = FileService(catalog, store)
+    assert service.origin_urls([uri]) == [
+        uri.replace("root://eospublic.cern.ch/", "https://opendata.cern.ch")
+    ]
+    with pytest.raises(FileNotServedError):
+        service.public_file(uri.removeprefix("root://eospublic.cern.ch//"))
+
+
+def test_bad_or_missing_bytes_here_send_to_the_origin_when_there_is_one(
+    catalog: Catalog, store: Store, samples: dict[str, bytes]
+) -> None:
+    name, data = next(iter(samples.items()))
+    held = FileService(catalog, store)
+    added = held.add(PARENT, [(name, [data])]).files[0]
+    # Files added here are published under .../eos/opendata/openhep/: by default they have no
+    # origin but this instance, so bad bytes are a 503 (CorruptFileError), never a redirect.
+    held.report_corrupt(added.path, "a flipped byte")
+    with pytest.raises(CorruptFileError):
+        held.public_file(added.path)
+    mirrored = FileService(
+        catalog,
+        store,
+        origins=OriginRules.parse(f"root://eospublic.cern.ch//eos/opendata/={MIRROR}"),
+    )
+    origin = RemoteFile(added.entry["uri"], MIRROR + added.path.removeprefix("eos/opendata/"))
+    assert mirrored.public_file(added.path) == origin
+    assert mirrored.record_file(catalog.get(PARENT), name) == origin
+    # Good again, it is served from here; gone, it is at the origin again.
+    assert mirrored.fixity().restored == 1
+    assert isinstance(mirrored.public_file(added.path), ServedFile)
+    store.remove(added.path)
+    assert mirrored.public_file(added.path) == origin

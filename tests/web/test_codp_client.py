@@ -20,6 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
+from _services.serve import free_port, run_openhep, serving
+
 pytestmark = pytest.mark.xdist_group("live")
 
 Record = dict[str, Any]
@@ -379,3 +381,79 @@ def test_download_and_verify_a_sample_record(
     verify = run_client(sample_server, "verify-files", "--recid", recid, cwd=tmp_path)
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert "Success!" in verify.stdout + verify.stderr
+
+
+# -- files not held here: the client follows the redirect to their origin ----------------------
+
+DOUBLEMU = "cms-derived-nanoaod-outreach-DoubleMuParked.json"
+EOS_ORIGIN = "root://eospublic.cern.ch//eos/opendata/="
+
+
+@pytest.fixture(scope="module")
+def mirror_home(
+    sample_server: str, codp_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """An instance listing 990001 (as the sample server publishes it) and 12341, holding the
+    bytes of neither: the sample server is the origin of the one, CERN's EOS of the other."""
+    base = tmp_path_factory.mktemp("mirror")
+    records = base / "records"
+    records.mkdir()
+    sample = api_json(sample_server, SAMPLE)["metadata"]
+    sample.pop("_file_indices", None)
+    for entry in sample["files"]:
+        entry.pop("availability", None)
+    (records / "sample.json").write_text(json.dumps([sample]))
+    (records / DOUBLEMU).write_bytes((codp_dir / DOUBLEMU).read_bytes())
+    home = base / "home"
+    run_openhep(home, "ingest", str(records))
+    return home
+
+
+@pytest.fixture(scope="module")
+def mirror(mirror_home: Path, sample_server: str) -> Iterator[str]:
+    """``openhep serve`` over the mirror, its origin rule pointing at the sample server."""
+    origins = {"OPENHEP_FILE_ORIGINS": f"{EOS_ORIGIN}{sample_server}/eos/opendata/"}
+    with serving(mirror_home, mirror_home.parent / "mirror.log", env=origins) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def cut_off_mirror(mirror_home: Path) -> Iterator[str]:
+    """The same mirror whose origin cannot be reached: a local port nothing listens on."""
+    origins = {"OPENHEP_FILE_ORIGINS": f"{EOS_ORIGIN}http://127.0.0.1:{free_port()}/eos/opendata/"}
+    with serving(mirror_home, mirror_home.parent / "cut-off.log", env=origins) as url:
+        yield url
+
+
+def test_download_files_fetches_the_true_bytes_through_the_redirect(
+    mirror: str, sample_server: str, anchors: Path, tmp_path: Path
+) -> None:
+    (entry,) = api_json(mirror, SAMPLE)["metadata"]["files"]
+    assert entry["availability"] == "remote"
+    path = entry["uri"].removeprefix(EOS)
+    with httpx.Client(trust_env=False, timeout=30) as http:
+        for method in ("GET", "HEAD"):
+            answer = http.request(method, mirror + path)
+            assert answer.status_code == 307
+            assert answer.headers["location"] == sample_server + path
+            assert answer.content == b""
+    download = run_client(mirror, "download-files", "--recid", SAMPLE, cwd=tmp_path)
+    assert download.returncode == 0, download.stdout + download.stderr
+    data = (anchors / "cms-samples" / entry["key"]).read_bytes()
+    assert (tmp_path / SAMPLE / entry["key"]).read_bytes() == data
+    assert (len(data), f"adler32:{zlib.adler32(data):08x}") == (entry["size"], entry["checksum"])
+    verify = run_client(mirror, "verify-files", "--recid", SAMPLE, cwd=tmp_path)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert "Success!" in verify.stdout + verify.stderr
+
+
+@pytest.mark.parametrize("recid", ["12341", SAMPLE])
+def test_with_the_origin_unreachable_download_files_fails_and_saves_nothing(
+    cut_off_mirror: str, tmp_path: Path, recid: str
+) -> None:
+    # The issue's own example: 12341's 2.2 GB file is not held here.
+    result = run_client(cut_off_mirror, "download-files", "--recid", recid, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "Success!" not in result.stdout + result.stderr
+    saved = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert saved == [], [p.read_bytes()[:200] for p in saved]

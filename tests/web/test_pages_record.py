@@ -149,7 +149,12 @@ def test_files_are_listed_five_a_page(
     files = records_by_recid["301"]["files"]
     assert len(files) == 22
     text = page(client, f"/record/301?files_page={files_page}")
-    shown = re.findall(r'<div class="file__name">\s*<span>([^<]+)</span>', text)
+    # CODP's files, not held here: each links to its origin, CODP's HTTPS gateway.
+    shown = re.findall(
+        r'<div class="file__name">\s*<a href="https://opendata\.cern\.ch/eos/opendata/[^"]+" '
+        r'rel="external noopener">([^<]+)</a>',
+        text,
+    )
     start = (files_page - 1) * FILES_PER_PAGE
     assert shown == [f["uri"].rsplit("/", 1)[1] for f in files[start : start + FILES_PER_PAGE]]
     assert f'<span class="pager__current" aria-current="page">{files_page}</span>' in text
@@ -261,18 +266,24 @@ def test_an_online_sample_file_has_a_download_link(own: TestClient, anchors: Pat
     assert download.content == (anchors / "cms-samples" / SAMPLE_FILE).read_bytes()
 
 
-def test_a_codp_file_is_remote_with_its_uri_and_no_link(own: TestClient) -> None:
+def test_a_codp_file_links_to_its_origin_as_another_site(own: TestClient) -> None:
     text = page(own, "/record/12341")
-    uri = "root://eospublic.cern.ch//eos/opendata/cms/derived-data/AOD2NanoAODOutreachTool/Run2012BC_DoubleMuParked_Muons.root"
-    assert f"Not held here; at <code>{uri}</code>" in text
+    path = "cms/derived-data/AOD2NanoAODOutreachTool/Run2012BC_DoubleMuParked_Muons.root"
+    uri = f"root://eospublic.cern.ch//eos/opendata/{path}"
+    origin = f"https://opendata.cern.ch/eos/opendata/{path}"
+    assert f"Not held here; its origin, opendata.cern.ch, serves it: <code>{uri}</code>" in text
     assert '<span class="availability availability--remote">remote</span>' in text
-    assert "/record/12341/files/" not in text and "/eos/opendata/cms/" not in text.replace(uri, "")
+    assert f'<a href="{origin}" rel="external noopener">' in text
+    assert "Download from opendata.cern.ch" in text
+    # Never a link to a download here that could only fail.
+    assert "/record/12341/files/" not in text and 'href="http://testserver/eos/' not in text
 
 
-def test_a_corrupt_file_is_marked_and_not_linked(own: TestClient) -> None:
+def test_a_corrupt_file_with_no_origin_is_marked_and_not_linked(own: TestClient) -> None:
+    # Files added here (as the demo's samples are) have no origin but this instance.
     text = page(own, "/record/990002")
-    assert "corrupt: failed its fixity check, not served" in text
-    assert "/record/990002/files/" not in text
+    assert "corrupt here: failed its fixity check, not served from here" in text
+    assert "/record/990002/files/" not in text and 'rel="external' not in text
 
 
 def test_a_file_index_built_here_has_json_and_txt_links(own: TestClient) -> None:

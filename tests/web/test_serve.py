@@ -157,3 +157,20 @@ def test_a_taken_port_is_refused_with_one_worker(codp_dir: Path, tmp_path: Path)
     assert refused.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in refused.stderr
     assert "listening on" not in refused.stdout
+
+
+def test_serve_refuses_bad_origin_rules_at_start_saying_what_to_change(tmp_path: Path) -> None:
+    for value, message in (
+        ("root://eospublic.cern.ch//eos/opendata/", "is not 'uri-prefix=https-base'"),
+        ("root://eospublic.cern.ch//eos/opendata/=ftp://mirror/", "http:// or https://"),
+    ):
+        refused = subprocess.run(
+            [sys.executable, "-m", "openhep", "serve", "--port", "9"],
+            env=openhep_env(tmp_path / "home") | {"OPENHEP_FILE_ORIGINS": value},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert refused.returncode == 2
+        assert refused.stderr.startswith("openhep serve: OPENHEP_FILE_ORIGINS: ")
+        assert message in refused.stderr and "Traceback" not in refused.stderr

@@ -75,10 +75,10 @@ SAMPLES: tuple[Sample, ...] = (
         "cms-samples",
         "Run2012BC_DoubleMuParked_Muons_1000evts_rntuple_v1-0-0-0.root",
         "DoubleMuParked 2012 in NanoAOD reduced on muons: the first 1,000 events, RNTuple",
-        "<p>The first 1,000 events of the DoubleMuParked 2012 dataset in NanoAOD format reduced "
-        "to muons (record 12341: nMuon, Muon_pt, Muon_eta, Muon_phi, Muon_mass, Muon_charge), "
-        f"in ROOT's RNTuple format. A sample of that record's file, not the full dataset. "
-        f"{_TESTDATA}</p>",
+        "<p>This sample holds the first 1,000 events of the DoubleMuParked 2012 dataset in "
+        "NanoAOD format reduced to muons (record 12341), with its columns nMuon, Muon_pt, "
+        "Muon_eta, Muon_phi, Muon_mass and Muon_charge, in ROOT's RNTuple format. It is a sample "
+        f"of that record's file, not the full dataset. {_TESTDATA}</p>",
         ["root", "rntuple", "nanoaod-reduced"],
         1000,
         {
@@ -87,7 +87,8 @@ SAMPLES: tuple[Sample, ...] = (
             "collision_information": {"energy": "8TeV", "type": "pp"},
             "relations": [
                 {
-                    "description": "This sample holds the first 1,000 events of",
+                    "description": "This sample holds the first 1,000 events of that "
+                    "record's file, Run2012BC_DoubleMuParked_Muons.root, in RNTuple format.",
                     "doi": "10.7483/OPENDATA.CMS.LVG5.QT81",
                     "recid": "12341",
                     "title": "DoubleMuParked dataset from 2012 in NanoAOD format reduced on muons",
@@ -101,8 +102,8 @@ SAMPLES: tuple[Sample, ...] = (
         "cms-samples",
         "nanoAOD_2015_CMS_Open_Data_ttbar.root",
         "CMS 2015 open data NanoAOD, ttbar simulation: 200-event sample (TTree)",
-        "<p>200 events of CMS 2015 open-data NanoAOD of ttbar simulation, 947 branches, as a "
-        f"TTree. {_TESTDATA}</p>",
+        "<p>This sample holds 200 events of CMS 2015 open-data NanoAOD of ttbar simulation, "
+        f"with 947 branches in a TTree. {_TESTDATA}</p>",
         ["root", "nanoaod"],
         200,
         {"date_created": ["2015"]},
@@ -112,8 +113,8 @@ SAMPLES: tuple[Sample, ...] = (
         "cms-samples",
         "cmsopendata2015_ttbar_19980_NANOAOD_RNTupleImporter_rntuple_v1-0-0-1.root",
         "CMS 2015 open data NanoAOD, ttbar simulation: 10-event sample (RNTuple)",
-        "<p>10 events of CMS 2015 open-data NanoAOD of ttbar simulation, converted to ROOT's "
-        f"RNTuple format. {_TESTDATA}</p>",
+        "<p>This sample holds 10 events of CMS 2015 open-data NanoAOD of ttbar simulation, "
+        f"converted to ROOT's RNTuple format. {_TESTDATA}</p>",
         ["root", "rntuple", "nanoaod"],
         10,
         {"date_created": ["2015"]},
@@ -123,9 +124,9 @@ SAMPLES: tuple[Sample, ...] = (
         "cms-samples",
         "uproot-Zmumu.root",
         "Z to two muons: 2,304 dimuon events of CMS 2010 data",
-        "<p>2,304 dimuon events of CMS 2010 data (run 148031) in the 'Z to two muons' education "
-        "format: Type, Run, Event, E1, px1, py1, pz1, pt1, eta1, phi1, Q1, E2, …, M. "
-        f"{_TESTDATA}</p>",
+        "<p>This sample holds 2,304 dimuon events of CMS 2010 data (run 148031) in the 'Z to "
+        "two muons' education format, with the columns Type, Run, Event, E1, px1, py1, pz1, "
+        f"pt1, eta1, phi1, Q1, E2, …, M. {_TESTDATA}</p>",
         ["root"],
         2304,
         {"date_created": ["2010"], "run_numbers": ["148031"]},
@@ -135,8 +136,8 @@ SAMPLES: tuple[Sample, ...] = (
         "cms-samples",
         "uproot-HZZ.root",
         "H to ZZ teaching sample: 2,421 events",
-        "<p>2,421 events with jets, muons, electrons and photons as Px/Py/Pz/E: the classic "
-        f"H→ZZ teaching sample. {_TESTDATA}</p>",
+        "<p>This is the classic H→ZZ teaching sample: 2,421 events with jets, muons, electrons "
+        f"and photons given as Px, Py, Pz and E. {_TESTDATA}</p>",
         ["root"],
         2421,
     ),
@@ -145,8 +146,8 @@ SAMPLES: tuple[Sample, ...] = (
         "cms-samples",
         "uproot-small-dy-withoffsets.root",
         "Drell-Yan: 501 events, NanoAOD-like",
-        "<p>501 Drell-Yan events in a NanoAOD-like layout (nJet, nMuon, Jet_pt, MET_pt, "
-        f"Muon_pt, …). {_TESTDATA}</p>",
+        "<p>This sample holds 501 Drell-Yan events in a NanoAOD-like layout (nJet, nMuon, "
+        f"Jet_pt, MET_pt, Muon_pt, …). {_TESTDATA}</p>",
         ["root", "nanoaod"],
         501,
     ),
@@ -155,8 +156,9 @@ SAMPLES: tuple[Sample, ...] = (
         "cms-samples",
         "nano_dimuon.root",
         "CMS 2018 collisions, full NanoAOD: 40 events of run 315267",
-        "<p>40 events of real CMS 2018 collisions (run 315267) in full NanoAOD: 1,601 branches, "
-        "TTrees Events and Runs. It ships in the coffea package's test samples.</p>",
+        "<p>This sample holds 40 events of real CMS 2018 collisions (run 315267) in full "
+        "NanoAOD, with 1,601 branches in the TTrees Events and Runs. It ships in the coffea "
+        "package's test samples.</p>",
         ["root", "nanoaod"],
         40,
         {"date_created": ["2018"], "run_numbers": ["315267"]},
@@ -166,9 +168,9 @@ SAMPLES: tuple[Sample, ...] = (
         "ispy",
         "Hto4l_120-130GeV.ig",
         "Higgs to four leptons candidates of CMS 2012 data, iSpy event display file",
-        "<p>Real CMS 2012 events, Higgs to four leptons candidates, in the iSpy event display "
-        "format (a zip of Events/Run_R/Event_E JSON with Types, Collections and Associations). "
-        "From "
+        "<p>This file holds real CMS 2012 events that are candidates for a Higgs boson "
+        "decaying to four leptons, in the iSpy event display format (a zip of "
+        "Events/Run_R/Event_E JSON with Types, Collections and Associations). It comes from "
         "cms-outreach/ispy-webgl.</p>",
         ["ig"],
         None,
@@ -179,9 +181,9 @@ SAMPLES: tuple[Sample, ...] = (
         "ispy",
         "DoubleMuParked_Run2012C_0.ig",
         "DoubleMuParked events of CMS 2012 data, iSpy event display file",
-        "<p>Real CMS 2012 DoubleMuParked events in the iSpy event display format (a zip of "
-        "Events/Run_R/Event_E JSON with Types, Collections and Associations). From "
-        "cms-outreach/ispy-webgl.</p>",
+        "<p>This file holds real CMS 2012 DoubleMuParked events in the iSpy event display "
+        "format (a zip of Events/Run_R/Event_E JSON with Types, Collections and Associations). "
+        "It comes from cms-outreach/ispy-webgl.</p>",
         ["ig"],
         None,
         {"date_created": ["2012"]},

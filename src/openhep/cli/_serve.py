@@ -19,6 +19,7 @@ import typer
 from openhep.cli._catalog import err, open_catalog
 from openhep.search._index import open_index
 from openhep.settings import Settings
+from openhep.storage import OriginRules, PrefixRules
 
 #: A worker that dies sooner than this after its start is not restarted: it would die again.
 _STARTUP_GRACE_S = 10.0
@@ -163,6 +164,17 @@ class _Workers:
         return status
 
 
+def _check_settings() -> None:
+    """Refuse to start, with the setting's own message, on settings a worker would fail on."""
+    try:
+        settings = Settings.from_env()
+        PrefixRules.parse(settings.storage_prefixes)
+        OriginRules.parse(settings.file_origins)
+    except ValueError as exc:
+        err.print(f"openhep serve: {exc}", markup=False)
+        raise typer.Exit(2) from None
+
+
 def serve_command(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8000,
@@ -176,6 +188,7 @@ def serve_command(
     ] = True,
 ) -> None:
     """Serve the portal (API and pages) with uvicorn; print the address it listens on."""
+    _check_settings()
     if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
         raise typer.Exit(_Workers(host, port, workers, access_log).run())
     if workers > 1:  # no SO_REUSEPORT: uvicorn's own workers, on one shared socket

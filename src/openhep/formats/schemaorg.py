@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
+
+from openhep.catalog import file_key
 
 _TAGS = re.compile(r"<[^>]+>")
 _TYPES = {
@@ -19,8 +22,15 @@ def _text(html: str) -> str:
     return " ".join(_TAGS.sub(" ", html).split())
 
 
-def schemaorg(metadata: dict[str, Any], *, base_url: str) -> dict[str, Any]:
-    """The schema.org description of a record, with its files as ``DataDownload``s."""
+def schemaorg(
+    metadata: dict[str, Any], *, base_url: str, content_urls: Sequence[str | None] = ()
+) -> dict[str, Any]:
+    """The schema.org description of a record, with its files as ``DataDownload``s.
+
+    ``content_urls`` gives, for each of ``files[]``, the http(s) address that serves its bytes
+    (this instance's, or the file's origin), or None. A file's ``contentUrl`` is that address
+    or is left out: never its ``root://`` URI, which no web client can fetch.
+    """
     recid = str(metadata["recid"])
     url = f"{base_url}/record/{recid}"
     doc: dict[str, Any] = {
@@ -51,14 +61,21 @@ def schemaorg(metadata: dict[str, Any], *, base_url: str) -> dict[str, Any]:
     license_ = (metadata.get("license") or {}).get("attribution")
     if license_:
         doc["license"] = license_
-    if metadata.get("files"):
-        doc["distribution"] = [
-            {
+    files = metadata.get("files") or []
+    if files:
+        urls = list(content_urls) if len(content_urls) == len(files) else [None] * len(files)
+        downloads = []
+        for f, content_url in list(zip(files, urls, strict=True))[:100]:
+            name = file_key(f)
+            download: dict[str, Any] = {
                 "@type": "DataDownload",
-                "contentUrl": f["uri"],
+                "name": name,
                 "contentSize": f"{f['size']} B",
-                "encodingFormat": f["uri"].rsplit(".", 1)[-1] if "." in f["uri"] else None,
             }
-            for f in metadata["files"][:100]
-        ]
+            if content_url:
+                download["contentUrl"] = content_url
+            if "." in name:
+                download["encodingFormat"] = name.rsplit(".", 1)[-1]
+            downloads.append(download)
+        doc["distribution"] = downloads
     return doc

@@ -104,6 +104,15 @@ class SearchResult:
     next_cursor: str | None
 
 
+def _hit(doc: tantivy.Document) -> Hit:
+    return Hit(
+        recid=str(doc.get_first("recid")),
+        metadata=orjson.loads(doc.get_first("source") or b"{}"),
+        created=str(doc.get_first("created")),
+        updated=str(doc.get_first("updated")),
+    )
+
+
 def _terms(schema: tantivy.Schema, name: str, values: Sequence[str]) -> Query:
     return Query.term_set_query(schema, name, list(values))
 
@@ -249,6 +258,30 @@ class SearchService:
         next_cursor = _encode_cursor(sort, end, key) if end < total else None
         return SearchResult(total, hits, aggregations, sort, next_cursor)
 
+    def naming(
+        self, recid: str, *, limit: int, now: datetime | None = None
+    ) -> tuple[int, list[Hit]]:
+        """The public records whose ``relations`` name record ``recid`` — a relation is stored
+        on one record only, so this is how the other one finds it — in recid order: how many,
+        and the first ``limit``."""
+        # Callers pass a recid from a validated URL; this keeps the query text a plain term.
+        if not (recid.isascii() and recid.isdigit()):
+            raise SearchRequestError("recid: expected digits")
+        moment = int((now or datetime.now(UTC)).timestamp())
+        query = Query.boolean_query(
+            [
+                (Occur.Must, build(f"relations.recid:{recid}", self.index.index)),
+                (Occur.Must, _u64_range(self.schema, "visible_from", None, moment)),
+                (Occur.MustNot, _terms(self.schema, "recid", [recid])),
+            ]
+        )
+        searcher = self.index.searcher()
+        result = searcher.search(
+            query, limit=limit, count=True, order_by_field="recid_num", order=Order.Asc
+        )
+        hits = [_hit(searcher.doc(address)) for _, address in result.hits]
+        return int(result.count or 0), hits  # type: ignore[attr-defined]
+
     def _hits(
         self, searcher: tantivy.Searcher, query: Query, sort: str, size: int, offset: int
     ) -> tuple[int, list[Hit], int | None]:
@@ -271,15 +304,7 @@ class SearchService:
         for order_key, address in found:
             if isinstance(order_key, int):
                 last_key = order_key
-            doc = searcher.doc(address)
-            hits.append(
-                Hit(
-                    recid=str(doc.get_first("recid")),
-                    metadata=orjson.loads(doc.get_first("source") or b"{}"),
-                    created=str(doc.get_first("created")),
-                    updated=str(doc.get_first("updated")),
-                )
-            )
+            hits.append(_hit(searcher.doc(address)))
         return total, hits, last_key
 
     def _title_page(

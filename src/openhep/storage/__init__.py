@@ -12,6 +12,7 @@ from openhep.storage._indices import (
     parse_index_json,
 )
 from openhep.storage._open import open_store
+from openhep.storage._origins import DEFAULT_ORIGINS, OriginRules, OriginRulesError
 from openhep.storage._paths import (
     DEFAULT_PREFIXES,
     PrefixRules,
@@ -31,6 +32,7 @@ from openhep.storage._service import (
     FileService,
     FixityProblem,
     FixityReport,
+    RemoteFile,
     ServedFile,
 )
 from openhep.storage._store import (
@@ -45,6 +47,7 @@ from openhep.storage._store import (
 
 __all__ = [
     "CHUNK_SIZE",
+    "DEFAULT_ORIGINS",
     "DEFAULT_PREFIXES",
     "AddResult",
     "AddedFile",
@@ -63,8 +66,11 @@ __all__ = [
     "FixityProblem",
     "FixityReport",
     "LocalStore",
+    "OriginRules",
+    "OriginRulesError",
     "PrefixRules",
     "PublishResult",
+    "RemoteFile",
     "ServedFile",
     "Store",
     "StoreUnavailableError",

@@ -4,8 +4,9 @@ The catalogue says which bytes a record's file must have (``files[]``: uri, size
 the store holds bytes; a *replica* row ties a store path to the size and checksums measured
 when the bytes were written (or last verified), and to their state: ``available`` or
 ``corrupt``. A record file whose URI maps (by the prefix rules) to a good replica is
-``online``; one that maps nowhere or to nothing stored is ``remote`` (served by its original
-URI); one whose replica failed its fixity check is ``corrupt`` and is never served as good.
+``online``; one that maps nowhere or to nothing stored is ``remote``; one whose replica failed
+its fixity check is ``corrupt`` and is never served as good. A download of a file that is not
+``online`` is sent to its *origin* (the origin rules, ``OPENHEP_FILE_ORIGINS``) when it has one.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from openhep.catalog import Catalog, CatalogConflictError, Replica, StoredRecord
 from openhep.model import Record, validate_record
 from openhep.settings import Settings
 from openhep.storage._checksum import Digester, Digests
+from openhep.storage._origins import OriginRules
 from openhep.storage._paths import PrefixRules, UnsafePathError, file_name, store_path
 from openhep.storage._store import Store, read_chunks
 
@@ -104,6 +106,14 @@ class ServedFile:
     @property
     def adler32_hex(self) -> str:
         return self.checksum.removeprefix("adler32:")
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteFile:
+    """A file a public record lists that is not held here as good bytes: its origin has it."""
+
+    uri: str
+    url: str  # http(s): where the same bytes are served
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,11 +202,13 @@ class FileService:
         rules: PrefixRules | None = None,
         *,
         max_upload_bytes: int | None = None,
+        origins: OriginRules | None = None,
     ) -> None:
         self.catalog = catalog
         self.store = store
         self.rules = rules or PrefixRules()
         self.max_upload_bytes = max_upload_bytes
+        self.origins = origins if origins is not None else OriginRules()
 
     @classmethod
     def open(cls, settings: Settings, catalog: Catalog) -> FileService:
@@ -207,6 +219,7 @@ class FileService:
             open_store(settings),
             PrefixRules.parse(settings.storage_prefixes),
             max_upload_bytes=settings.max_upload_bytes,
+            origins=OriginRules.parse(settings.file_origins),
         )
 
     def close(self) -> None:
@@ -231,12 +244,41 @@ class FileService:
                 out.append("online" if replica.is_good else "corrupt")
         return out
 
-    def public_servable(self, path: str) -> ServedFile:
-        """:meth:`servable`, for a file some public record lists (none that is embargoed)."""
-        uri = self.rules.to_uri(store_path(path))
+    def origin_urls(self, uris: Sequence[str]) -> list[str | None]:
+        """For each URI: the http(s) address its origin serves it at, or None (no origin)."""
+        return [self.origins.url_of(uri) for uri in uris]
+
+    def public_file(self, path: str) -> ServedFile | RemoteFile:
+        """What ``/eos/opendata/<path>`` answers, for a file some public record lists (none
+        that is embargoed): the file, if held here and good, else where its origin has it.
+
+        :class:`FileNotServedError` if no public record lists it, or it is neither held here
+        nor has an origin; :class:`CorruptFileError` if it failed its fixity check here and
+        has no origin.
+        """
+        path = store_path(path)
+        uri = self.rules.to_uri(path)
         if uri is None or not self.catalog.uri_is_public(uri):
             raise FileNotServedError(f"there is no file {path.rsplit('/', 1)[-1]!r} here")
-        return self.servable(path)
+        return self._here_or_at_origin(path, uri)
+
+    def _here_or_at_origin(self, path: str | None, uri: str) -> ServedFile | RemoteFile:
+        problem: Exception = FileNotServedError(
+            f"{uri.rsplit('/', 1)[-1]!r} is not held here; it is at {uri}"
+        )
+        if path is not None:
+            try:
+                return self.servable(path)
+            except FileNotServedError:
+                pass
+            except CorruptFileError as exc:
+                # Bad bytes here are never served; the origin's are the file's (clients check
+                # them against the record's checksum), so a corrupt replica is no dead end.
+                problem = exc
+        url = self.origins.url_of(uri)
+        if url is None:
+            raise problem
+        return RemoteFile(uri, url)
 
     def servable(self, path: str) -> ServedFile:
         """The file at store path ``path`` if it is held here and good.
@@ -258,14 +300,13 @@ class FileService:
             raise CorruptFileError(path, f"size {stat.size}, expected {replica.size}")
         return ServedFile(path, replica.size, replica.checksum, replica.sha256, stat.mtime)
 
-    def record_file(self, stored: StoredRecord, key: str) -> ServedFile:
-        """The file ``key`` of a (public) record, if this instance holds it."""
+    def record_file(self, stored: StoredRecord, key: str) -> ServedFile | RemoteFile:
+        """The file ``key`` of a (public) record: the file, if this instance holds it and it
+        is good, else where its origin has it (errors as :meth:`public_file`)."""
         for entry in stored.metadata.get("files", []):
             if file_key(entry) == key:
-                path = self.path_of(str(entry["uri"]))
-                if path is None:
-                    raise FileNotServedError(f"{key!r} is not held here; it is at {entry['uri']}")
-                return self.servable(path)
+                uri = str(entry["uri"])
+                return self._here_or_at_origin(self.path_of(uri), uri)
         raise FileNotServedError(f"record {stored.recid} has no file {key!r}")
 
     def report_corrupt(self, path: str, detail: str) -> None:

@@ -5,6 +5,13 @@ Both answer GET and HEAD with ``Content-Length``, ``ETag``, ``Last-Modified``, `
 ``If-Modified-Since`` as RFC 9110 has them. A path that could leave the store (``..``, an
 encoded slash or backslash, a symlink out of it) answers 404 like any missing file, and is
 logged with the client's address.
+
+A file a public record lists that is not held here (or failed its fixity check here) answers
+``307 Temporary Redirect`` to its origin (``OPENHEP_FILE_ORIGINS``), with an empty body: never
+an error body a client could save as the file. 307 rather than 302: it keeps the method by
+definition, where 302 lets a client turn a HEAD into a GET (for GET the two are the same to
+requests, curl, browsers and fsspec). Temporary rather than 301/308: the answer changes once
+the file is copied here, and a permanent redirect is cached by browsers for good.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from openhep.catalog import RecordNotFoundError
-from openhep.storage import FileService, ServedFile, UnsafePathError
+from openhep.storage import FileService, RemoteFile, ServedFile, UnsafePathError
 from openhep.web._deps import RECID, portal
 from openhep.web._ranges import (
     RangeNotSatisfiableError,
@@ -75,8 +82,10 @@ _DESCRIPTION = (
     "GET or HEAD; `Range: bytes=…` (one range: 206 with `Content-Range`; several: 206 "
     "`multipart/byteranges`; none within the file: 416), `If-Range`, `If-None-Match` and "
     "`If-Modified-Since` (304). Headers: `Content-Length`, `ETag`, `Last-Modified`, "
-    "`Digest: adler32=…` (RFC 3230), `Accept-Ranges: bytes`. 404 if the file is not held "
-    "here, 503 if it failed its fixity check."
+    "`Digest: adler32=…` (RFC 3230), `Accept-Ranges: bytes`. A file a public record lists "
+    "that is not held here (or failed its fixity check here) answers 307 with `Location` = its "
+    "origin's https address (`OPENHEP_FILE_ORIGINS`) and an empty body; 404 if no public record "
+    "lists it or it has no origin, 503 if it failed its fixity check and has no origin."
 )
 
 
@@ -119,7 +128,14 @@ def _find(request: Request, lookup: Callable[[FileService], T]) -> T:
         raise HTTPException(503, "the file cannot be read from the store now") from None
 
 
-def _serve(request: Request, served: ServedFile, extra: dict[str, str]) -> Response:
+def _redirect(remote: RemoteFile) -> Response:
+    """Where the file is: its origin. No body, so nothing a client can mistake for the file."""
+    return Response(status_code=307, headers={"location": remote.url})
+
+
+def _serve(request: Request, served: ServedFile | RemoteFile, extra: dict[str, str]) -> Response:
+    if isinstance(served, RemoteFile):
+        return _redirect(served)
     name = served.path.rsplit("/", 1)[-1]
     validators = Validators(served.etag, served.last_modified)
     headers = {
@@ -163,7 +179,7 @@ def _serve(request: Request, served: ServedFile, extra: dict[str, str]) -> Respo
 def eos_file(request: Request, path: str) -> Response:
     if not path or path.endswith("/"):
         raise HTTPException(404, "there is no file here: name one (directories are not listed)")
-    served = _find(request, lambda files: files.public_servable(EOS_STORE_PREFIX + path))
+    served = _find(request, lambda files: files.public_file(EOS_STORE_PREFIX + path))
     return _serve(request, served, {})
 
 

@@ -18,6 +18,7 @@ from openhep.search._service import (
     SearchRequestError,
 )
 from openhep.web._deps import RECID, RecidPath, base_url, json_response, portal
+from openhep.web._downloads import download_urls
 
 router = APIRouter(prefix="/api/records", tags=["records"])
 
@@ -168,8 +169,11 @@ async def get_record(request: Request) -> Response:
     view = portal(request).record(recid, version)
     root = base_url(request)
     if "application/ld+json" in request.headers.get("accept", ""):
+        # An older version's files are named by their paths (a key may since name others).
+        urls = [url for url, _ in download_urls(view, root, current=version is None)]
         return json_response(
-            schemaorg(view.stored.metadata, base_url=root), media_type="application/ld+json"
+            schemaorg(view.stored.metadata, base_url=root, content_urls=urls),
+            media_type="application/ld+json",
         )
     return json_response(
         api_record(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from itertools import islice
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import orjson
 from fastapi import APIRouter, Request
@@ -18,8 +18,9 @@ from fastapi.responses import HTMLResponse
 
 from openhep.catalog import RecordNotFoundError, file_key
 from openhep.formats import file_indices, schemaorg
-from openhep.portal import RecordView
+from openhep.portal import NamingRecord, RecordView
 from openhep.web._deps import RECID, base_url, portal
+from openhep.web._downloads import download_urls
 from openhep.web.pages._math import math_text, tex_accents
 from openhep.web.pages._render import human_size, query_string, render
 from openhep.web.pages._sanitize import safe_url, sanitize_html
@@ -44,7 +45,6 @@ _PARAMETERS: list[dict[str, Any]] = [
     {"name": "version", "in": "query", "required": False, "schema": {"type": "integer"},
      "description": "An older version of the record."},
 ]  # fmt: skip
-_EOS_URI = re.compile(r"^root://[^/]+//eos/opendata/(.+)$")
 #: How ``relations[].type`` reads in a sentence.
 RELATION_NAMES = {
     "isChildOf": "Derived from",
@@ -54,6 +54,18 @@ RELATION_NAMES = {
     "isSiblingOf": "Sibling of",
     "isProducedBy": "Produced by",
 }
+#: How a relation another record states reads on the page of the record it names: B says
+#: "B isChildOf A", so A's page lists B under "Samples and derived records".
+NAMED_BY_HEADINGS = {
+    "isChildOf": "Samples and derived records",
+    "isParentOf": "Records it is derived from",
+    "isPartOf": "Parts",
+    "isRelatedTo": "Records that name it as related",
+    "isSiblingOf": "Siblings",
+    "isProducedBy": "Records it produced",
+}
+#: Records naming this one that the page lists; the rest are a search away.
+NAMED_BY_SHOWN = 20
 LICENCE_URLS = {
     "CC0-1.0": "https://creativecommons.org/publicdomain/zero/1.0/",
     "CC-BY-4.0": "https://creativecommons.org/licenses/by/4.0/",
@@ -228,48 +240,39 @@ def _described(
     }
 
 
-def _download_path(uri: str) -> str | None:
-    match = _EOS_URI.match(uri)
-    return f"/eos/opendata/{quote(match.group(1))}" if match else None
+#: A file of the record: (its entry, availability — ``online``, ``remote``, ``corrupt`` — and
+#: where it is downloaded from, with whether that is its origin, elsewhere).
+FileState = tuple[dict[str, Any], str, str | None, bool]
 
 
-#: A file of the record with its availability (``online``, ``remote``, ``corrupt``).
-FileState = tuple[dict[str, Any], str]
-
-
-def _file_states(view: RecordView) -> tuple[list[FileState], list[FileState]]:
-    """(data files, index files) of the record, each with its availability."""
+def _file_states(
+    view: RecordView, urls: list[tuple[str | None, bool]]
+) -> tuple[list[FileState], list[FileState]]:
+    """(data files, index files) of the record, each with its availability and ``urls``'s
+    download URL (:func:`download_urls`)."""
     files = view.stored.metadata.get("files") or []
     states = view.availability if len(view.availability) == len(files) else ["remote"] * len(files)
     data: list[FileState] = []
     indices: list[FileState] = []
-    for file, state in zip(files, states, strict=True):
-        (indices if _is_index(file) else data).append((file, state))
+    for file, state, (href, external) in zip(files, states, urls, strict=True):
+        (indices if _is_index(file) else data).append((file, state, href, external))
     return data, indices
 
 
-def _file_row(
-    file: dict[str, Any], state: str, root: str, recid: str, *, current: bool
-) -> dict[str, Any]:
+def _file_row(file: dict[str, Any], state: str, href: str | None, external: bool) -> dict[str, Any]:
     """What the files box shows of a file: key, size, checksum, availability and link (made
     for the files of the page shown only: records list hundreds)."""
-    key = file_key(file)
-    href = None
-    if state == "online":
-        if current:
-            href = f"{root}/record/{recid}/files/{quote(key)}"
-        else:
-            # An older version's file: its own bytes, by their path (the key may be reused).
-            path = _download_path(str(file["uri"]))
-            href = root + path if path else None
     return {
-        "key": key,
+        "key": file_key(file),
         "uri": str(file["uri"]),
         "size": file["size"],
         "checksum": file["checksum"],
         "description": file.get("description") or "",
         "availability": state,
         "href": href,
+        # The link leads to the file's origin, another site: the page says which.
+        "external": external,
+        "origin_host": (urlsplit(href).hostname or "") if external and href else "",
     }
 
 
@@ -284,7 +287,8 @@ def _index_rows(
         files = view.stored.metadata.get("files") or []
         known = {i["key"]: i for i in file_indices(view.index_entries, files)}
     rows: dict[str, dict[str, Any]] = {}
-    for file, state in index_files:
+    for file_state in index_files:
+        file = file_state[0]
         file_name = file_key(file)
         stem, _, extension = file_name.rpartition(".")
         key = stem if extension in ("json", "txt") and stem else file_name
@@ -292,7 +296,7 @@ def _index_rows(
             key,
             {"key": key, "description": file.get("description") or "", "files": [], "known": None},
         )
-        row["files"].append((file, state))
+        row["files"].append(file_state)
     for key, row in rows.items():
         index = known.get(key)
         if index is not None:
@@ -359,6 +363,30 @@ def _characteristics(metadata: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def _named_by(
+    recid: str, named_by: tuple[int, list[NamingRecord]], root: str
+) -> dict[str, Any] | None:
+    """The records whose relations name this one, by the heading their relation reads as."""
+    total, records = named_by
+    if not total:
+        return None
+    groups: dict[str, list[dict[str, str]]] = {}
+    for record in records:
+        heading = NAMED_BY_HEADINGS.get(record.relation, "Records that name it")
+        groups.setdefault(heading, []).append(
+            {
+                "href": f"{root}/record/{record.recid}",
+                "recid": record.recid,
+                "title": record.title or f"Record {record.recid}",
+            }
+        )
+    return {
+        "groups": list(groups.items()),
+        "more": total - len(records),
+        "search": _search(root, q=f"relations.recid:{recid}"),
+    }
+
+
 def record_context(
     view: RecordView,
     *,
@@ -366,27 +394,29 @@ def record_context(
     titles: dict[str, str],
     versions: list[int],
     files_page: int,
+    named_by: tuple[int, list[NamingRecord]] = (0, []),
 ) -> dict[str, Any]:
     """What ``record.html`` shows of ``view``: every field prepared, nothing left to look up."""
     metadata = view.stored.metadata
     recid = view.stored.recid
     url = f"{root}/record/{recid}"
     current = not versions or view.stored.version == versions[-1]
-    data_files, index_files = _file_states(view)
+    urls = download_urls(view, root, current=current)
+    data_files, index_files = _file_states(view, urls)
     indices = _index_rows(view, index_files, root, recid)
     # Data files, then indices: one list, paged (real records have many of one or the other).
     count = len(data_files) + len(indices)
     page, last, numbers = _pages(count, files_page)
     start = (page - 1) * FILES_PER_PAGE
     entries: list[dict[str, Any]] = [
-        {"kind": "file", **_file_row(file, state, root, recid, current=current)}
-        for file, state in data_files[start : start + FILES_PER_PAGE]
+        {"kind": "file", **_file_row(*file_state)}
+        for file_state in data_files[start : start + FILES_PER_PAGE]
     ]
     # The indices come after the data files: their part of the page, if any.
     first_index = max(0, start - len(data_files))
     end_index = max(0, start + FILES_PER_PAGE - len(data_files))
     for index in indices[first_index:end_index]:
-        rows = [_file_row(f, s, root, recid, current=current) for f, s in index["files"]]
+        rows = [_file_row(*file_state) for file_state in index["files"]]
         entries.append({"kind": "index", **index, "files": rows})
     named_authors = [a for a in metadata.get("authors") or [] if a.get("name")]
     abstract = _described(metadata.get("abstract"), titles, root)
@@ -412,7 +442,8 @@ def record_context(
     cross_section = metadata.get("cross_section") or {}
     links = metadata.get("links") or []
     repository = metadata.get("source_code_repository") or {}
-    document = schemaorg(metadata, base_url=root)
+    content_urls = [href for href, _ in urls]
+    document = schemaorg(metadata, base_url=root, content_urls=content_urls)
     # Plain text for search engines: formulas as Unicode, never LaTeX or markup.
     document["name"] = math_text(str(document["name"]))
     if isinstance(document.get("description"), str):
@@ -508,6 +539,7 @@ def record_context(
             }
             for r in metadata.get("relations") or []
         ],
+        "named_by": _named_by(recid, named_by, root),
         "use_with": _described(metadata.get("use_with"), titles, root),
         "web_links": _links(links, titles, root),
         "repository": {
@@ -521,7 +553,7 @@ def record_context(
         "entries_count": count,
         "files_count": len(data_files),
         "indices_count": len(indices),
-        "files_size": sum(int(f["size"]) for f, _ in data_files),
+        "files_size": sum(int(f["size"]) for f, *_ in data_files),
         "files_first": start + 1,
         "files_page": page,
         "files_last_page": last,
@@ -582,5 +614,6 @@ async def record_page(request: Request) -> HTMLResponse:
         titles=titles,
         versions=versions,
         files_page=_page_number(params.get("files_page"), 1) or 1,
+        named_by=service.naming(recid, limit=NAMED_BY_SHOWN),
     )
     return render(request, "record.html", **context)
