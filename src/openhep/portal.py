@@ -1,4 +1,5 @@
-"""The portal's services: records, versions and search over one instance's catalogue and index."""
+"""The portal's services: records, versions, documents and search over one instance's catalogue
+and index."""
 
 from __future__ import annotations
 
@@ -6,10 +7,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from openhep.catalog import Catalog, StoredRecord, VersionInfo
+from openhep.catalog import (
+    Catalog,
+    DocumentSummary,
+    StoredDocument,
+    StoredRecord,
+    VersionInfo,
+)
 from openhep.search._index import SearchIndex, open_index
 from openhep.search._service import Hit, SearchRequest, SearchResult, SearchService
-from openhep.settings import Settings
+from openhep.settings import DEFAULT_ORIGIN_URL, Settings
 from openhep.storage import FileService
 
 
@@ -52,9 +59,16 @@ class Portal:
     """
 
     def __init__(
-        self, catalog: Catalog, index: SearchIndex, files: FileService | None = None
+        self,
+        catalog: Catalog,
+        index: SearchIndex,
+        files: FileService | None = None,
+        *,
+        origin_url: str = DEFAULT_ORIGIN_URL,
     ) -> None:
         self.catalog = catalog
+        #: The portal the records came from (``OPENHEP_ORIGIN_URL``; "" none).
+        self.origin_url = origin_url
         self.index = index
         self._files = files
         self.search_service = SearchService(index)
@@ -69,7 +83,12 @@ class Portal:
     def open(cls, settings: Settings | None = None) -> Portal:
         settings = settings or Settings.from_env()
         catalog = Catalog.open(settings)
-        return cls(catalog, open_index(settings.home), FileService.open(settings, catalog))
+        return cls(
+            catalog,
+            open_index(settings.home),
+            FileService.open(settings, catalog),
+            origin_url=settings.origin_url,
+        )
 
     def close(self) -> None:
         if self._files is not None:
@@ -118,3 +137,29 @@ class Portal:
 
     def versions(self, recid: str) -> list[VersionInfo]:
         return self.catalog.versions(recid)
+
+    # -- documents (CODP's documentation and news pages) ------------------------------------
+
+    def document(self, slug: str) -> StoredDocument | None:
+        """The document ``slug`` (None: none held here, or not a slug)."""
+        return self.catalog.documents.get(slug)
+
+    def documents(
+        self, *, q: str = "", experiment: str | None = None, type: str | None = None
+    ) -> list[DocumentSummary]:
+        """The documents matching ``q`` (every word, in title, description or body), of
+        ``experiment`` and ``type`` (``doc`` or ``news``) if given. ValueError: a bad ``q``."""
+        return self.catalog.documents.list(q=q, experiment=experiment, type=type)
+
+    def document_slugs(self) -> frozenset[str]:
+        return self.catalog.documents.slugs()
+
+    def document_experiments(self) -> dict[str, int]:
+        return self.catalog.documents.experiments()
+
+    def held_paths(self, store_paths: list[str]) -> set[str]:
+        """Those of ``store_paths`` (``eos/opendata/…``) this instance holds good bytes of."""
+        if self._files is None or not store_paths:
+            return set()
+        found = self.catalog.replicas.get_many(store_paths)
+        return {path for path, replica in found.items() if replica.is_good}

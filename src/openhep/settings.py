@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +21,17 @@ ENVIRONMENT = {
     " redirects off (default: root://eospublic.cern.ch//eos/opendata/=https://opendata.cern.ch"
     "/eos/opendata/,root://eospublic.cern.ch//eos/opendata/openhep/=)",
     "OPENHEP_MAX_UPLOAD_BYTES": "largest file the upload API accepts, in bytes (default: 64 GiB)",
+    "OPENHEP_ORIGIN_URL": "the portal the records and docs came from: a link in them to a page"
+    " this instance does not serve goes to the same path there, marked external (default:"
+    " https://opendata.cern.ch; empty: such links are shown as text)",
     "OPENHEP_ANSWER_CACHE_MB": "memory each server process keeps answers of pages and the record"
     " API in until the catalogue changes, in MiB (default: 64; 0 turns the cache off)",
 }
+
+
+#: CODP, where the records and docs this portal reads come from.
+DEFAULT_ORIGIN_URL = "https://opendata.cern.ch"
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~/-]*)?$")
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,7 @@ class Settings:
     file_origins: str | None = None
     max_upload_bytes: int = 64 << 30
     answer_cache_bytes: int = 64 << 20
+    origin_url: str = DEFAULT_ORIGIN_URL
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -50,8 +60,15 @@ class Settings:
             raise ValueError(
                 f"OPENHEP_ANSWER_CACHE_MB={cache_mb!r}: give a number of MiB (0 turns it off)"
             )
+        origin = env.get("OPENHEP_ORIGIN_URL", DEFAULT_ORIGIN_URL).strip().rstrip("/")
+        if origin and not _ORIGIN.match(origin):
+            raise ValueError(
+                f"OPENHEP_ORIGIN_URL={origin[:100]!r}: give an http(s) URL such as"
+                f" {DEFAULT_ORIGIN_URL}, or nothing"
+            )
         return cls(
             home=home,
+            origin_url=origin,
             database_url=env.get("OPENHEP_DATABASE_URL") or None,
             storage_url=env.get("OPENHEP_STORAGE_URL") or None,
             storage_prefixes=env.get("OPENHEP_STORAGE_PREFIXES") or None,

@@ -2,6 +2,8 @@
 
 * ``web_home``: a data directory into which the real ``openhep ingest`` loaded the 7,535 CODP
   records and ``openhep reindex`` built the search index (once per test run).
+* ``site_home``: ``web_home`` copied and made the demo instance by ``openhep demo`` (sample
+  records with real bytes, CODP's docs pages), once per test run.
 * ``client``: the app in-process (``TestClient`` as a context manager, so its lifespan runs).
 * ``live_server``: the base URL of a real ``openhep serve`` on a free local port; tests using it
   are marked ``@pytest.mark.xdist_group("live")`` so that one xdist worker starts it. (pytest
@@ -14,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,6 +54,32 @@ def web_home(codp_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
             # Indexed before any reader opens it: the in-process apps and the live server then
             # share an index that is up to date, and none of them needs the writer.
             run_openhep(building, "reindex")
+            building.rename(home)
+    return home
+
+
+@pytest.fixture(scope="session")
+def site_home(web_home: Path, anchors: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of ``web_home`` made the demo instance: ``openhep demo`` adds the sample records
+    (real bytes) and CODP's docs pages.
+
+    Built once per test run, like ``web_home``: xdist workers share it (the first one builds it
+    under a lock, aside, then renames it into place), and the servers only read it.
+    """
+    basetemp = tmp_path_factory.getbasetemp()
+    root = basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp
+    home = root / "site-home"
+    with (root / "site-home.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not home.is_dir():
+            building = Path(tempfile.mkdtemp(prefix="site-home-", dir=root)) / "home"
+            shutil.copytree(web_home, building)
+            records = str(anchors / "codp-records")
+            docs = str(anchors / "codp-docs")
+            run_openhep(
+                building, "demo", "--records", records, "--samples", str(anchors),
+                "--docs", docs, "--json",
+            )  # fmt: skip
             building.rename(home)
     return home
 

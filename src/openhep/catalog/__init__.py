@@ -1,4 +1,5 @@
-"""The catalogue: records with every version, files, file indices and the change log."""
+"""The catalogue: records with every version, files, file indices, the change log and the
+documentation pages."""
 
 from __future__ import annotations
 
@@ -15,6 +16,13 @@ from openhep.catalog._catalog import (
     content_hash,
     file_key,
 )
+from openhep.catalog._documents import (
+    DocumentSourceError,
+    DocumentsResult,
+    DocumentSummary,
+    StoredDocument,
+    read_documents,
+)
 from openhep.catalog._replicas import Replica, ReplicaState
 from openhep.catalog._tokens import TOKEN_PREFIX, TokenInfo
 
@@ -25,13 +33,18 @@ __all__ = [
     "CatalogState",
     "CatalogStats",
     "Change",
+    "DocumentSourceError",
+    "DocumentSummary",
+    "DocumentsResult",
     "RecordNotFoundError",
     "Replica",
     "ReplicaState",
+    "StoredDocument",
     "StoredRecord",
     "TokenInfo",
     "VersionInfo",
     "WriteResult",
     "content_hash",
     "file_key",
+    "read_documents",
 ]

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, text, update
 
+from openhep.catalog._documents import Documents
 from openhep.catalog._engine import WRITE, make_engine, upgrade
 from openhep.catalog._replicas import Replica, Replicas, put_replicas
 from openhep.catalog._schema import changelog, file_index_entries, files, record_versions, records
@@ -169,6 +170,7 @@ class CatalogState:
 
     changes: int  # the newest change-log number
     replicas: int  # the replicas' generation: bumped when one is added, removed or changes state
+    documents: int = 0  # the documents' generation: bumped when one is created or changed
 
 
 class Catalog:
@@ -185,6 +187,7 @@ class Catalog:
         self._probe_lock = threading.Lock()
         self.replicas = Replicas(engine, self.transaction)
         self.tokens = Tokens(engine, self.transaction)
+        self.documents = Documents(engine, self.transaction)
 
     @classmethod
     def open(cls, settings: Settings | None = None, *, url: str | None = None) -> Catalog:
@@ -580,11 +583,12 @@ class Catalog:
         """The newest change-log number and the replicas' generation, in one cheap read:
         every answer the portal gives about public records is a function of these two and
         of the time (embargoes end, see :meth:`next_release`)."""
-        changes, replicas_generation = self._probe_row(
+        changes, replicas_generation, documents_generation = self._probe_row(
             "SELECT (SELECT COALESCE(MAX(seq), 0) FROM changelog),"
-            " (SELECT COALESCE(MAX(value), 0) FROM generations WHERE name = 'replicas')"
+            " (SELECT COALESCE(MAX(value), 0) FROM generations WHERE name = 'replicas'),"
+            " (SELECT COALESCE(MAX(value), 0) FROM generations WHERE name = 'documents')"
         )
-        return CatalogState(int(changes), int(replicas_generation))
+        return CatalogState(int(changes), int(replicas_generation), int(documents_generation))
 
     def _probe_row(self, sql: str) -> tuple[Any, ...]:
         """One row of a constant query, as fresh as the latest commit.

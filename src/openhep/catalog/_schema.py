@@ -1,4 +1,5 @@
-"""The catalogue's tables: records, their versions, files, file indices and the change log."""
+"""The catalogue's tables: records, their versions, files, file indices, the change log,
+replicas, tokens and documentation pages."""
 
 from __future__ import annotations
 
@@ -146,4 +147,20 @@ tokens = Table(
     Column("last_used", UTCDateTime, nullable=True),
     Column("revoked", UTCDateTime, nullable=True),
     sqlite_autoincrement=True,
+)
+
+# Documentation and news pages (CODP's ``/docs/<slug>``): instance content, shared by every node.
+documents = Table(
+    "documents",
+    metadata,
+    Column("slug", String(80), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("type", String(16), nullable=False),  # doc | news
+    Column("experiment", Text, nullable=False),  # JSON list
+    Column("tags", Text, nullable=False),  # JSON list
+    Column("description", Text, nullable=False),
+    Column("body", Text, nullable=False),  # Markdown
+    Column("date_published", String(10), nullable=True),  # YYYY-MM-DD
+    Column("content_hash", String(64), nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
 )

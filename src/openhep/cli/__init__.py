@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from openhep.cli import _catalog, _demo, _files, _serve
+from openhep.cli import _catalog, _demo, _docs, _files, _serve
 
 app = typer.Typer(
     name="openhep",
@@ -15,6 +15,7 @@ app = typer.Typer(
 )
 _catalog.register(app)
 _demo.register(app)
+_docs.register(app)
 _files.register(app)
 _serve.register(app)
 

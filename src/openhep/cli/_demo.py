@@ -1,4 +1,5 @@
-"""``openhep demo``: load the real CODP records and the sample records with real bytes."""
+"""``openhep demo``: load the real CODP records, the sample records with real bytes and CODP's
+documentation pages."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from openhep.catalog import DocumentSourceError, DocumentsResult
 from openhep.catalog._ingest import IngestSourceError, ingest
 from openhep.cli._catalog import (
     ProgressMode,
@@ -17,6 +19,7 @@ from openhep.cli._catalog import (
     print_report,
     progress_reporter,
 )
+from openhep.cli._docs import load_documents, report_line
 from openhep.cli._samples import (
     SAMPLE_DIRS,
     SamplesReport,
@@ -61,12 +64,21 @@ def demo_command(
     no_samples: Annotated[
         bool, typer.Option("--no-samples", help="Load the CODP records only.")
     ] = False,
+    docs: Annotated[
+        Path | None,
+        typer.Option(
+            "--docs",
+            help="Folder of CODP documentation and news pages (default: the repository's"
+            " data/codp-docs).",
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print a one-line JSON summary on standard output.")
     ] = False,
 ) -> None:
     """Load the demo records (real CODP metadata) into the catalogue, then publish the sample
-    records: real CMS ROOT and iSpy files with their true sizes and checksums."""
+    records (real CMS ROOT and iSpy files with their true sizes and checksums) and CODP's
+    documentation and news pages."""
     data = find_demo_data(Path.cwd())
     source = records or (data / "codp-records" if data is not None else None)
     if source is None:
@@ -86,13 +98,35 @@ def demo_command(
     if not as_json:
         print_report(report, as_json=False)
     sample_report = None if no_samples else load_samples(samples or data, quiet=as_json)
+    docs_folder = docs or (data / "codp-docs" if data is not None else None)
+    docs_result = load_docs(docs_folder, quiet=as_json)
     if as_json:
         summary = report.summary()
         if sample_report is not None:
             summary["samples"] = sample_report.summary()
+        if docs_result is not None:
+            summary["docs"] = docs_result.summary()
         emit_json(summary)
     if report.rejections:
         raise typer.Exit(1)
+
+
+def load_docs(folder: Path | None, *, quiet: bool) -> DocumentsResult | None:
+    """Load CODP's docs pages after the records (the records' links to them then stay here)."""
+    if folder is None:
+        err.print(
+            f"skipped the docs pages: no {DEMO_DATA}/codp-docs here; pass --docs DIR",
+            markup=False,
+        )
+        return None
+    try:
+        result = load_documents(folder)
+    except DocumentSourceError as exc:
+        err.print(f"error: {exc}; no docs page was written", markup=False)
+        raise typer.Exit(1) from None
+    if not quiet:
+        err.print(report_line(folder, result), markup=False)
+    return result
 
 
 def load_samples(directory: Path | None, *, quiet: bool) -> SamplesReport:

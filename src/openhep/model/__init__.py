@@ -1,7 +1,18 @@
-"""The record model: CODP's record format, validation with field paths, the JSON Schema."""
+"""The record model: CODP's record format, validation with field paths, the JSON Schema; and
+CODP's documentation and news pages (:class:`Document`)."""
 
 from __future__ import annotations
 
+from openhep.model._document import (
+    DOCUMENT_SLUG,
+    DOCUMENT_TYPES,
+    Document,
+    DocumentError,
+    DocumentType,
+    body_file,
+    front_of,
+    parse_document,
+)
 from openhep.model._errors import FieldError, RecordValidationError
 from openhep.model._record import (
     File,
@@ -13,12 +24,20 @@ from openhep.model._record import (
 from openhep.model._validate import record_json_schema, validate_record
 
 __all__ = [
+    "DOCUMENT_SLUG",
+    "DOCUMENT_TYPES",
+    "Document",
+    "DocumentError",
+    "DocumentType",
     "FieldError",
     "File",
     "Record",
     "RecordType",
     "RecordValidationError",
+    "body_file",
+    "front_of",
     "normalize_checksum",
+    "parse_document",
     "parse_release_date",
     "record_json_schema",
     "validate_record",

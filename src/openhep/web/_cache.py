@@ -2,8 +2,9 @@
 
 Every answer of the portal's pages (home, search, record, sitemap, docs, news) and of its
 record API (``/api/records/``, ``/api/records/<recid>``, its versions) is a function of the
-request and of three things only: the catalogue's change log, the state of the replicas
-(a file found corrupt changes what a record shows) and the time, through embargoes. This
+request and of four things only: the catalogue's change log, the state of the replicas
+(a file found corrupt changes what a record shows), the documents held (a record links a doc
+only when it is held here) and the time, through embargoes. This
 middleware keeps successful answers in memory under the request (path, query, host, scheme,
 ``Accept``) and serves them again while the catalogue's state — read with one cheap query per
 request, :meth:`openhep.catalog.Catalog.state` — is the one they were computed at and no
@@ -35,6 +36,7 @@ _RECID = r"[0-9]{1,12}"
 #: The paths whose answers depend only on the request and the catalogue's state.
 CACHED_PATHS = re.compile(
     rf"^(?:/|/search|/record/{_RECID}|/api/records/?|/api/records/{_RECID}(?:/versions)?"
+    r"|/api/documents/(?:[\w.-]{1,200})?"
     r"|/sitemap\.xml|/api/news\.xml|/news(?:/[\w.-]{1,200})?|/glossary|/docs(?:/[\w.-]{1,200})?)$"
 )
 

@@ -5,23 +5,22 @@
 * ``page`` / ``phone_page``: a fresh page at desktop (1280x900) or phone (390x844, touch) size.
 * ``screenshots``: the directory (under the run's tmp dir) where tests save screenshots of what
   they looked at; ``shoot(page, name)`` saves one there and returns its path.
-* ``site``: the base URL of a live ``openhep serve`` over the real CODP records and the demo's
-  sample records with real bytes (so pages have files to list and download).
+* ``site``: the base URL of a live ``openhep serve`` over ``site_home`` (``tests/web/conftest.py``):
+  the real CODP records, the demo's sample records with real bytes (so pages have files to list
+  and download) and CODP's docs pages.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-from _services.serve import run_openhep, serving
+from _services.serve import serving
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -81,27 +80,6 @@ def shoot(screenshots: Path) -> Callable[[Page, str], Path]:
         return path
 
     return save
-
-
-@pytest.fixture(scope="session")
-def site_home(web_home: Path, anchors: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of ``web_home`` with the demo's sample records (real bytes) added.
-
-    Built once per test run, like ``web_home``: xdist workers share it (the first one builds it
-    under a lock, aside, then renames it into place), and the servers only read it.
-    """
-    basetemp = tmp_path_factory.getbasetemp()
-    root = basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp
-    home = root / "site-home"
-    with (root / "site-home.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not home.is_dir():
-            building = Path(tempfile.mkdtemp(prefix="site-home-", dir=root)) / "home"
-            shutil.copytree(web_home, building)
-            records = str(anchors / "codp-records")
-            run_openhep(building, "demo", "--records", records, "--samples", str(anchors), "--json")
-            building.rename(home)
-    return home
 
 
 @pytest.fixture(scope="session")

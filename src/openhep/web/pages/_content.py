@@ -21,6 +21,14 @@ MAX_SLUG = 80
 _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n---\n", re.DOTALL)
 _HEADING_ID = re.compile(r"\s*\{#([a-z][a-z0-9-]*)\}\s*$")
 _NUMBERING = re.compile(r"^\s*\d+[.)]\s+")
+_TAG = re.compile(r"<[^>]*>")
+#: Ids the page around a text already uses: a heading never takes them.
+_PAGE_IDS = frozenset({"main", "header-q"})
+
+
+def heading_text(source: str) -> str:
+    """A heading's Markdown source as plain text: CODP writes ``## <a name="x">Title</a>``."""
+    return " ".join(_TAG.sub("", source).split())
 
 
 class ContentError(ValueError):
@@ -56,7 +64,7 @@ def slugify(text: str) -> str:
 
 def _heading_ids(state: StateCore) -> None:
     """Give every heading an ``id``: ``{#id}`` at its end, else its slugified text (unique)."""
-    seen: set[str] = set()
+    seen: set[str] = set(_PAGE_IDS)
     tokens = state.tokens
     for i, token in enumerate(tokens):
         if token.type != "heading_open":
@@ -69,7 +77,11 @@ def _heading_ids(state: StateCore) -> None:
             if last is not None and last.type == "text":
                 last.content = _HEADING_ID.sub("", last.content)
         # "4. Verify what you got" → "verify-what-you-got": ids that start with a letter.
-        base = explicit.group(1) if explicit else slugify(_NUMBERING.sub("", inline.content))
+        base = (
+            explicit.group(1)
+            if explicit
+            else slugify(_NUMBERING.sub("", heading_text(inline.content)))[:80].rstrip("-")
+        )
         if base[0].isdigit():
             base = f"h-{base}"
         anchor, n = base, 1
@@ -81,21 +93,23 @@ def _heading_ids(state: StateCore) -> None:
 
 
 @cache
-def markdown() -> MarkdownIt:
-    # CommonMark with tables; raw HTML is not passed through (it is shown as text), and
-    # markdown-it refuses javascript:, vbscript:, file: and data: links by itself.
-    parser = MarkdownIt("commonmark", {"html": False, "typographer": False}).enable("table")
+def markdown(html: bool = False) -> MarkdownIt:
+    # CommonMark with tables; raw HTML is not passed through (it is shown as text) unless
+    # ``html`` (CODP's pages, whose HTML the caller then sanitises), and markdown-it refuses
+    # javascript:, vbscript:, file: and data: links by itself.
+    parser = MarkdownIt("commonmark", {"html": html, "typographer": False}).enable("table")
     parser.core.ruler.push("heading_ids", _heading_ids)
     return parser
 
 
-def render_markdown(text: str) -> tuple[str, tuple[Heading, ...]]:
-    """HTML of ``text`` and its ``##``/``###`` headings."""
-    parser = markdown()
+def render_markdown(text: str, *, html: bool = False) -> tuple[str, tuple[Heading, ...]]:
+    """HTML of ``text`` and its ``##``/``###`` headings; ``html``: raw HTML passed through
+    (for the caller to sanitise)."""
+    parser = markdown(html)
     env: dict[str, Any] = {}
     tokens = parser.parse(text, env)
     headings = tuple(
-        Heading(int(t.tag[1]), str(t.attrGet("id")), tokens[i + 1].content)
+        Heading(int(t.tag[1]), str(t.attrGet("id")), heading_text(tokens[i + 1].content))
         for i, t in enumerate(tokens)
         if t.type == "heading_open" and t.tag in ("h2", "h3")
     )

@@ -7,14 +7,22 @@ nothing in a record can add a script, a style, an event handler, a ``javascript:
 or a second ``<h1>`` to the page it is shown on. LaTeX formulas in the text (``$\\eta$``)
 become MathML built by :mod:`openhep.web.pages._math` from the parsed formula, outside
 ``<code>`` and ``<pre>``.
+
+Site-relative links (``/docs/x``, ``/record/1``) are written under the portal's base URL when
+this instance serves what they name, else (:class:`SiteLinks`) at the same path on the portal
+the text came from, marked external; an image not held here becomes a link to it there. The
+same rules, with headings, anchors and ``<details>`` kept, make CODP's documentation pages safe
+(``document=True``).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from html import escape
 from html.parser import HTMLParser
+from urllib.parse import urljoin
 
 from openhep.web.pages._math import has_math, math_html
 
@@ -33,6 +41,15 @@ ALLOWED_ATTRIBUTES: dict[str, frozenset[str]] = {
     "td": frozenset({"colspan", "rowspan"}),
     "th": frozenset({"colspan", "rowspan"}),
 }
+#: What documentation pages add: their own section headings, anchors and folded sections.
+DOCUMENT_TAGS = ALLOWED_TAGS | {"h2", "details", "summary"}
+DOCUMENT_RENAMED = {**RENAMED_TAGS, "h1": "h2", "h2": "h2"}
+#: Elements of a document that may carry an ``id`` (``<a name>`` becomes one): the anchors
+#: that links such as ``/docs/cms-guide-docker#images`` point to.
+ANCHORED = frozenset({"a", "h2", "h3", "h4", "h5", "h6"})
+_ANCHOR = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,99}$")
+#: Ids the page around a document already uses.
+RESERVED_IDS = frozenset({"main", "header-q"})
 URL_ATTRIBUTES = frozenset({"href", "src"})
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
 #: Elements dropped with everything inside them.
@@ -102,13 +119,69 @@ def safe_url(value: str, root: str = "") -> str | None:
     return cleaned
 
 
+def resolve(url: str, base: str) -> str:
+    """``url`` as a site-relative URL when it is relative to the page at path ``base`` (as a
+    browser reads ``../record/1`` on ``/docs/x``); any other URL as it is."""
+    cleaned = url.strip()
+    if (
+        not base
+        or not cleaned
+        or cleaned[0] in "/#?"
+        or _SCHEME.match(_URL_IGNORED.sub("", cleaned))
+    ):
+        return cleaned
+    return urljoin(base, cleaned)
+
+
+def site_path(url: str, base: str = "") -> str | None:
+    """The path a site-relative URL names (``/docs/x?y#z`` → ``/docs/x``), else None; a
+    relative one is read against the page at path ``base`` first."""
+    cleaned = resolve(url, base)
+    if not cleaned.startswith("/") or cleaned.startswith("//"):
+        return None
+    path = cleaned.split("#", 1)[0].split("?", 1)[0]
+    return path.rstrip("/") or "/"
+
+
+@dataclass(frozen=True, slots=True)
+class SiteLinks:
+    """Where a text's site-relative links go: under ``root`` (this portal) unless their path
+    is one of ``foreign`` (what this instance does not serve), which go to the same path on
+    ``origin`` (the portal the text came from), marked external; with no origin they are
+    left out (their text stays). Relative URLs are read against ``base``, the path of the
+    page the text is shown on (CODP's docs write ``../record/1``)."""
+
+    root: str = ""
+    origin: str = ""
+    foreign: frozenset[str] = frozenset()
+    base: str = ""
+
+    def url(self, value: str) -> tuple[str | None, bool]:
+        """(the URL to write or None to leave it out, whether it leaves this portal)."""
+        safe = safe_url(resolve(value, self.base))
+        if safe is None:
+            return None, False
+        path = site_path(safe)
+        if path is None:
+            return safe, False
+        if path in self.foreign:
+            return (self.origin + safe, True) if self.origin else (None, True)
+        return self.root + safe, False
+
+
 class _Sanitizer(HTMLParser):
-    def __init__(self, root: str) -> None:
+    def __init__(self, links: SiteLinks, *, document: bool = False) -> None:
         super().__init__(convert_charrefs=True)
-        self.root = root
+        self.links = links
+        self.document = document
+        self.allowed_tags = DOCUMENT_TAGS if document else ALLOWED_TAGS
+        self.renamed = DOCUMENT_RENAMED if document else RENAMED_TAGS
         self.out: list[str] = []
         self.open: list[str] = []
         self.skipping: list[str] = []
+        #: Site-relative paths met (what :func:`site_paths` reports).
+        self.paths: set[str] = set()
+        self.ids: set[str] = set(RESERVED_IDS)
 
     # -- structure -----------------------------------------------------------------------
 
@@ -156,8 +229,8 @@ class _Sanitizer(HTMLParser):
         if tag in DROPPED_WITH_CONTENT:
             self.skipping.append(tag)
             return
-        tag = RENAMED_TAGS.get(tag, tag)
-        if tag not in ALLOWED_TAGS:
+        tag = self.renamed.get(tag, tag)
+        if tag not in self.allowed_tags:
             if tag not in OTHER_HTML:
                 self.out.append(escape(self.get_starttag_text() or "", quote=False))
             return
@@ -165,13 +238,25 @@ class _Sanitizer(HTMLParser):
         written = [tag]
         allowed = ALLOWED_ATTRIBUTES.get(tag, frozenset())
         seen: set[str] = set()
+        external = False
         for name, value in attrs:
+            if self.document and tag in ANCHORED and name in ("id", "name") and value:
+                anchor = value.strip()
+                if "id" not in seen and _ANCHOR.match(anchor) and anchor not in self.ids:
+                    self.ids.add(anchor)
+                    seen.add("id")
+                    written.append(f'id="{anchor}"')
+                continue
             if name not in allowed or name in seen or value is None:
                 continue
             if name in URL_ATTRIBUTES:
-                value = safe_url(value, self.root)
-                if value is None:
+                path = site_path(value, self.links.base)
+                if path is not None:
+                    self.paths.add(path)
+                url, leaves = self.links.url(value)
+                if url is None:
                     continue
+                value, external = url, leaves
             elif name in _NUMERIC and not _DIGITS.match(value.strip()):
                 continue
             seen.add(name)
@@ -179,12 +264,30 @@ class _Sanitizer(HTMLParser):
         if tag == "img":
             if "src" not in seen:
                 return
+            if external:
+                self._image_link(written, attrs)
+                return
             if "alt" not in seen:
                 written.append('alt=""')
             written.append('loading="lazy"')
+        if tag == "a" and external:
+            written.append('class="external" rel="external noopener"')
         self.out.append(f"<{' '.join(written)}>")
         if tag not in VOID:
             self.open.append(tag)
+
+    def _image_link(self, written: list[str], attrs: list[tuple[str, str | None]]) -> None:
+        """An image not held here, as a link to it on the origin portal named by its alt
+        text: the page loads nothing from another site and shows no broken image."""
+        src = next(w for w in written if w.startswith("src="))
+        alt = next((v for k, v in attrs if k == "alt" and v and v.strip()), None)
+        label = escape(" ".join((alt or "image").split())[:200], quote=False)
+        link = f'<a href{src[3:]} class="external" rel="external noopener">Image: {label}</a>'
+        if self._find({"a"}, set()) >= 0:
+            # Inside a link already (a linked image): its text, not a link in a link.
+            self.out.append(f"[Image: {label}]")
+        else:
+            self.out.append(link)
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         # HTML ignores the slash of ``<p/>``: the element stays open, as a browser has it.
@@ -195,8 +298,8 @@ class _Sanitizer(HTMLParser):
             if tag == self.skipping[-1]:
                 self.skipping.pop()
             return
-        tag = RENAMED_TAGS.get(tag, tag)
-        if tag not in ALLOWED_TAGS:
+        tag = self.renamed.get(tag, tag)
+        if tag not in self.allowed_tags:
             if tag not in OTHER_HTML and tag not in DROPPED_WITH_CONTENT:
                 self.out.append(escape(f"</{tag}>", quote=False))
             return
@@ -223,8 +326,21 @@ class _Sanitizer(HTMLParser):
 
 
 @lru_cache(maxsize=4096)
-def sanitize_html(text: str, root: str = "") -> str:
-    """``text`` (HTML from a record) as safe, balanced HTML; site-relative links under ``root``."""
-    sanitizer = _Sanitizer(root)
+def sanitize_html(text: str, root: str | SiteLinks = "", *, document: bool = False) -> str:
+    """``text`` (HTML from a record) as safe, balanced HTML; site-relative links under ``root``
+    (or as :class:`SiteLinks` says). ``document``: a documentation page's body (its ``<h2>``
+    headings, anchors and ``<details>`` kept)."""
+    links = root if isinstance(root, SiteLinks) else SiteLinks(root)
+    sanitizer = _Sanitizer(links, document=document)
     sanitizer.feed(text)
     return sanitizer.result()
+
+
+@lru_cache(maxsize=4096)
+def site_paths(text: str, base: str = "") -> frozenset[str]:
+    """The site-relative paths the links and images of ``text`` (HTML, shown on the page at
+    path ``base``) name."""
+    sanitizer = _Sanitizer(SiteLinks(base=base))
+    sanitizer.feed(text)
+    sanitizer.result()
+    return frozenset(sanitizer.paths)

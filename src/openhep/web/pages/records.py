@@ -21,9 +21,10 @@ from openhep.formats import file_indices, schemaorg
 from openhep.portal import NamingRecord, RecordView
 from openhep.web._deps import RECID, base_url, portal
 from openhep.web._downloads import download_urls
+from openhep.web.pages._links import site_links
 from openhep.web.pages._math import math_text, tex_accents
 from openhep.web.pages._render import human_size, query_string, render
-from openhep.web.pages._sanitize import safe_url, sanitize_html
+from openhep.web.pages._sanitize import SiteLinks, sanitize_html, site_path, site_paths
 from openhep.web.pages.search import plain_text
 
 router = APIRouter(tags=["pages"])
@@ -207,37 +208,69 @@ def _linked_recids(metadata: dict[str, Any]) -> list[str]:
 
 
 def _links(
-    links: list[dict[str, Any]] | None, titles: dict[str, str], root: str
+    links: list[dict[str, Any]] | None, titles: dict[str, str], site: SiteLinks
 ) -> list[dict[str, Any]]:
-    """``{recid|url, title, description}`` links as ``{href, text, description}``; a recid
-    that is not a public record here is plain text (``href`` None)."""
+    """``{recid|url, title, description}`` links as ``{href, text, description, external}``;
+    a recid that is not a public record here is plain text (``href`` None), a URL of a page
+    not held here goes to the origin portal (``external``)."""
     out = []
     for link in links or []:
         recid = link.get("recid")
+        external = False
         if recid:
             known = titles.get(str(recid))
-            href = f"{root}/record/{recid}" if known is not None else None
+            href = f"{site.root}/record/{recid}" if known is not None else None
             text = link.get("title") or known or f"Record {recid}"
         else:
-            href = safe_url(str(link.get("url") or ""), root)
+            href, external = site.url(str(link.get("url") or ""))
             text = link.get("title") or ""
         description = link.get("description") or ""
         if not text:
             # CODP's links often have a description and no title: it is their best name.
             text, description = description or str(link.get("url") or ""), ""
-        out.append({"href": href, "text": text, "description": description})
+        out.append({"href": href, "text": text, "description": description, "external": external})
     return out
 
 
 def _described(
-    block: dict[str, Any] | None, titles: dict[str, str], root: str
+    block: dict[str, Any] | None, titles: dict[str, str], site: SiteLinks
 ) -> dict[str, Any] | None:
     if not block or not (block.get("description") or block.get("links")):
         return None
     return {
-        "html": sanitize_html(str(block.get("description") or ""), root),
-        "links": _links(block.get("links"), titles, root),
+        "html": sanitize_html(str(block.get("description") or ""), site),
+        "links": _links(block.get("links"), titles, site),
     }
+
+
+def _url(value: Any, site: SiteLinks) -> dict[str, Any] | None:
+    """A URL field of the record as ``{href, external}`` (None: not one to link)."""
+    href, external = site.url(str(value or ""))
+    return {"href": href, "external": external} if value and href else None
+
+
+def record_paths(metadata: dict[str, Any], base: str) -> set[str]:
+    """The site-relative paths a record's texts and links name (``/docs/x``, ``/record/1``),
+    shown on the page at path ``base``."""
+    texts: list[str] = []
+    urls: list[str] = []
+    for name in _DESCRIBED:
+        block = metadata.get(name) or {}
+        texts.append(str(block.get("description") or ""))
+        urls += [str(link.get("url") or "") for link in block.get("links") or []]
+    system = metadata.get("system_details") or {}
+    texts.append(str(system.get("description") or ""))
+    urls += [str(link.get("url") or "") for link in metadata.get("links") or []]
+    semantics = metadata.get("dataset_semantics_files") or {}
+    urls += [str(semantics.get("json") or ""), str(semantics.get("url") or "")]
+    urls.append(str((metadata.get("source_code_repository") or {}).get("url") or ""))
+    for step in (metadata.get("methodology") or {}).get("steps") or []:
+        urls += [str(c.get("url") or "") for c in step.get("configuration_files") or []]
+    paths = {path for url in urls if (path := site_path(url, base)) is not None}
+    for text in texts:
+        if text:
+            paths |= site_paths(text, base)
+    return paths
 
 
 #: A file of the record: (its entry, availability — ``online``, ``remote``, ``corrupt`` — and
@@ -395,8 +428,11 @@ def record_context(
     versions: list[int],
     files_page: int,
     named_by: tuple[int, list[NamingRecord]] = (0, []),
+    site: SiteLinks | None = None,
 ) -> dict[str, Any]:
-    """What ``record.html`` shows of ``view``: every field prepared, nothing left to look up."""
+    """What ``record.html`` shows of ``view``: every field prepared, nothing left to look up.
+    ``site`` says where the links of its texts go (default: all under ``root``)."""
+    site = site or SiteLinks(root)
     metadata = view.stored.metadata
     recid = view.stored.recid
     url = f"{root}/record/{recid}"
@@ -419,8 +455,8 @@ def record_context(
         rows = [_file_row(*file_state) for file_state in index["files"]]
         entries.append({"kind": "index", **index, "files": rows})
     named_authors = [a for a in metadata.get("authors") or [] if a.get("name")]
-    abstract = _described(metadata.get("abstract"), titles, root)
-    issues = _described(metadata.get("note"), titles, root)
+    abstract = _described(metadata.get("abstract"), titles, site)
+    issues = _described(metadata.get("note"), titles, site)
     if is_author_list(metadata) and abstract is None:
         # CODP: an author list's description is its note, else its title.
         abstract, issues = (
@@ -485,14 +521,14 @@ def record_context(
             "release": system.get("release") or "",
             "global_tag": system.get("global_tag") or "",
             "container_images": system.get("container_images") or [],
-            "html": sanitize_html(str(system.get("description") or ""), root),
-            "link": _links([{"recid": system["recid"]}], titles, root)[0]
+            "html": sanitize_html(str(system.get("description") or ""), site),
+            "link": _links([{"recid": system["recid"]}], titles, site)[0]
             if system.get("recid")
             else None,
         }
         if system
         else None,
-        "methodology": _described(methodology, titles, root),
+        "methodology": _described(methodology, titles, site),
         "steps": [
             {
                 "type": step.get("type") or "",
@@ -501,14 +537,14 @@ def record_context(
                 "generators": step.get("generators") or [],
                 "output_dataset": step.get("output_dataset") or "",
                 "note": step.get("note") or "",
-                "configuration_files": _configurations(step, titles, root),
+                "configuration_files": _configurations(step, titles, site),
             }
             for step in methodology.get("steps") or []
         ],
-        "validation": _described(metadata.get("validation"), titles, root),
-        "usage": _described(metadata.get("usage"), titles, root),
+        "validation": _described(metadata.get("validation"), titles, site),
+        "usage": _described(metadata.get("usage"), titles, site),
         "issues": issues,
-        "pileup": _described(metadata.get("pileup"), titles, root),
+        "pileup": _described(metadata.get("pileup"), titles, site),
         "semantics": [
             {
                 "variable": v.get("variable") or "",
@@ -519,8 +555,8 @@ def record_context(
             for v in metadata.get("dataset_semantics") or []
         ],
         "semantics_files": {
-            "json": safe_url(str(semantics_files.get("json") or ""), root),
-            "html": safe_url(str(semantics_files.get("url") or ""), root),
+            "json": _url(semantics_files.get("json"), site),
+            "html": _url(semantics_files.get("url"), site),
         }
         if semantics_files
         else None,
@@ -532,7 +568,7 @@ def record_context(
         "relations": [
             {
                 "type": RELATION_NAMES.get(str(r.get("type")), str(r.get("type"))),
-                "link": _links([r], titles, root)[0] if r.get("recid") else None,
+                "link": _links([r], titles, site)[0] if r.get("recid") else None,
                 "title": r.get("title") or "",
                 "doi": r.get("doi") or "",
                 "description": r.get("description") or "",
@@ -540,10 +576,10 @@ def record_context(
             for r in metadata.get("relations") or []
         ],
         "named_by": _named_by(recid, named_by, root),
-        "use_with": _described(metadata.get("use_with"), titles, root),
-        "web_links": _links(links, titles, root),
+        "use_with": _described(metadata.get("use_with"), titles, site),
+        "web_links": _links(links, titles, site),
         "repository": {
-            "href": safe_url(str(repository.get("url") or ""), root),
+            "link": _url(repository.get("url"), site),
             "url": repository.get("url") or "",
             "description": repository.get("description") or "",
         }
@@ -575,16 +611,17 @@ def record_context(
 
 
 def _configurations(
-    step: dict[str, Any], titles: dict[str, str], root: str
+    step: dict[str, Any], titles: dict[str, str], site: SiteLinks
 ) -> list[dict[str, Any]]:
     out = []
     for conf in step.get("configuration_files") or []:
         recid = conf.get("recid")
+        link: dict[str, Any] | None = None
         if recid and recid in titles:
-            href: str | None = f"{root}/record/{recid}"
-        else:
-            href = safe_url(str(conf.get("url") or ""), root) if conf.get("url") else None
-        out.append({"title": conf.get("title") or "", "process": conf.get("process"), "href": href})
+            link = {"href": f"{site.root}/record/{recid}", "external": False}
+        elif conf.get("url"):
+            link = _url(conf.get("url"), site)
+        out.append({"title": conf.get("title") or "", "process": conf.get("process"), "link": link})
     return out
 
 
@@ -608,6 +645,7 @@ async def record_page(request: Request) -> HTMLResponse:
     root = base_url(request)
     titles = service.titles(_linked_recids(view.stored.metadata))
     versions = [v.version for v in service.versions(recid)]
+    page = f"/record/{recid}"
     context = record_context(
         view,
         root=root,
@@ -615,5 +653,6 @@ async def record_page(request: Request) -> HTMLResponse:
         versions=versions,
         files_page=_page_number(params.get("files_page"), 1) or 1,
         named_by=service.naming(recid, limit=NAMED_BY_SHOWN),
+        site=site_links(service, root, record_paths(view.stored.metadata, page), page),
     )
     return render(request, "record.html", **context)

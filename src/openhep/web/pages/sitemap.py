@@ -1,5 +1,6 @@
-"""``/sitemap.xml`` (sitemaps.org): the site's pages and every public record's page, with the
-record's last update; a sitemap index of ``/sitemap/records-<n>.xml`` beyond 50,000 URLs."""
+"""``/sitemap.xml`` (sitemaps.org): the site's pages (docs held in the catalogue too) and every
+public record's page, with the record's last update; a sitemap index of
+``/sitemap/records-<n>.xml`` beyond 50,000 URLs."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from openhep.catalog import Catalog
+from openhep.catalog import Catalog, DocumentSummary
 from openhep.web._deps import base_url, portal
 from openhep.web.pages import _content
 from openhep.web.pages._routes import get_and_head
@@ -35,13 +36,19 @@ def _w3c(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
-def site_pages(root: str) -> Iterator[str]:
-    """The pages that are not records: home, search, docs, glossary, news."""
+def site_pages(root: str, documents: Iterable[DocumentSummary] = ()) -> Iterator[str]:
+    """The pages that are not records: home, search, docs (the portal's own, then those held
+    in the catalogue, with their last update), glossary, news."""
     yield _url(f"{root}/")
     yield _url(f"{root}/search")
     yield _url(f"{root}/docs")
+    own: set[str] = set()
     for page in _content.pages("docs"):
+        own.add(page.slug)
         yield _url(f"{root}/docs/{page.slug}")
+    for document in documents:
+        if document.slug not in own:  # the portal's own page is the one served
+            yield _url(f"{root}/docs/{document.slug}", _w3c(document.updated))
     yield _url(f"{root}/glossary")
     news = _content.pages("news")
     yield _url(f"{root}/news", news[0].date.isoformat() if news and news[0].date else None)
@@ -56,7 +63,7 @@ def record_urls(root: str, updates: Iterable[tuple[str, datetime]]) -> Iterator[
 
 def build_sitemap(catalog: Catalog, root: str) -> str:
     """One ``urlset`` when everything fits in one file, else the index of the record files."""
-    fixed = list(site_pages(root))
+    fixed = list(site_pages(root, catalog.documents.list()))
     total = catalog.count()
     if total + len(fixed) <= MAX_URLS:
         return "".join(
@@ -78,7 +85,8 @@ async def sitemap(request: Request) -> Response:
 
 @get_and_head(router, "/sitemap/pages.xml", summary="The sitemap of the pages that are not records")
 async def sitemap_pages(request: Request) -> Response:
-    text = "".join([_HEAD, _URLSET, *site_pages(base_url(request)), "</urlset>\n"])
+    documents = await run_in_threadpool(portal(request).documents)
+    text = "".join([_HEAD, _URLSET, *site_pages(base_url(request), documents), "</urlset>\n"])
     return Response(text, media_type=MEDIA_TYPE)
 
 
