@@ -86,7 +86,8 @@ def broken_inputs(sample: list[dict[str, Any]]) -> dict[str, tuple[Any, list[str
     text = json.dumps(sample)
     wrong_types = copy.deepcopy(sample)
     wrong_types[1]["files"][0]["size"] = "a lot"
-    wrong_types[1]["experiment"] = "CMS"
+    # (a lone "CMS", CODP's shape before 2024, is repaired; an object is not)
+    wrong_types[1]["experiment"] = {"name": "CMS"}
     missing = copy.deepcopy(sample)
     del missing[0]["title"]
     duplicate = copy.deepcopy(sample)
@@ -98,7 +99,12 @@ def broken_inputs(sample: list[dict[str, Any]]) -> dict[str, tuple[Any, list[str
         "truncated": (text[: len(text) // 2], ["truncated.json", "not valid JSON", "line"]),
         "wrong_types": (
             wrong_types,
-            [f"record {r1}", "files[0].size", "valid integer", "experiment", "valid list"],
+            [
+                f"record {r1}",
+                "files[0].size",
+                "valid integer",
+                "experiment: Input should be a valid list, got object",
+            ],
         ),
         "missing": (missing, [f"record {r0}", "title: required field is missing"]),
         "duplicate": (duplicate, [f"record {r0}", "recid", f"recid {r0} appears 2 times"]),

@@ -1,4 +1,4 @@
-"""The record model: CODP's record format, validation with field paths, the JSON Schema."""
+"""The record model: CODP's record format of any age, validation with field paths, JSON Schema."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from openhep.model._record import (
     normalize_checksum,
     parse_release_date,
 )
-from openhep.model._validate import record_json_schema, validate_record
+from openhep.model._upgrade import Repair, RepairKind, UpgradedRecord, upgrade_record
+from openhep.model._validate import record_json_schema, validate_record, validate_upgraded
 
 __all__ = [
     "FieldError",
@@ -18,8 +19,13 @@ __all__ = [
     "Record",
     "RecordType",
     "RecordValidationError",
+    "Repair",
+    "RepairKind",
+    "UpgradedRecord",
     "normalize_checksum",
     "parse_release_date",
     "record_json_schema",
+    "upgrade_record",
     "validate_record",
+    "validate_upgraded",
 ]
