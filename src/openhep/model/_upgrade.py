@@ -131,6 +131,10 @@ def _depth(value: Any, limit: int) -> int:
     return 1 + max((_depth(child, limit - 1) for child in children), default=0)
 
 
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
 class _Upgrade:
     def __init__(self) -> None:
         self.repairs: list[Repair] = []
@@ -139,35 +143,39 @@ class _Upgrade:
     def object(self, data: dict[str, Any], shape: _Shape, path: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in data.items():
-            where = f"{path}.{key}" if path else str(key)
             field = shape.fields.get(key)
             if field is None:
-                if not (isinstance(key, str) and _FIELD_NAME.match(key)):
-                    shown = f"{path}.{key!r}" if path else repr(key)
-                    message = "a field name must be 1 to 200 characters, no control characters"
-                    self.problems.append(FieldError(shown, message))
+                self.unknown(out, key, value, path)
+                continue
+            if value is None or value == "":
+                if not field.required:
+                    kind = (
+                        RepairKind.null_to_absent
+                        if value is None
+                        else RepairKind.empty_string_to_absent
+                    )
+                    self.repairs.append(Repair(_join(path, key), kind))
                     continue
-                self.repairs.append(Repair(where, RepairKind.unknown_field_kept))
-                if _depth(value, MAX_UNKNOWN_DEPTH) > MAX_UNKNOWN_DEPTH:
-                    message = f"nests more than {MAX_UNKNOWN_DEPTH} levels of lists and objects"
-                    self.problems.append(FieldError(where, message))
-                out[key] = value
-                continue
-            if not field.required and (value is None or value == ""):
-                kind = (
-                    RepairKind.null_to_absent
-                    if value is None
-                    else RepairKind.empty_string_to_absent
-                )
-                self.repairs.append(Repair(where, kind))
-                continue
-            if field.is_list and _is_item(value, field):
-                self.repairs.append(Repair(where, RepairKind.scalar_to_list))
+            elif field.is_list and _is_item(value, field):
+                self.repairs.append(Repair(_join(path, key), RepairKind.scalar_to_list))
                 value = [value]
             if field.shape is not None:
-                value = self.nested(value, field, field.shape, where)
+                value = self.nested(value, field, field.shape, _join(path, key))
             out[key] = value
         return out
+
+    def unknown(self, out: dict[str, Any], key: Any, value: Any, path: str) -> None:
+        if not (isinstance(key, str) and _FIELD_NAME.match(key)):
+            shown = f"{path}.{key!r}" if path else repr(key)
+            message = "a field name must be 1 to 200 characters, no control characters"
+            self.problems.append(FieldError(shown, message))
+            return
+        where = _join(path, key)
+        self.repairs.append(Repair(where, RepairKind.unknown_field_kept))
+        if _depth(value, MAX_UNKNOWN_DEPTH) > MAX_UNKNOWN_DEPTH:
+            message = f"nests more than {MAX_UNKNOWN_DEPTH} levels of lists and objects"
+            self.problems.append(FieldError(where, message))
+        out[key] = value
 
     def nested(self, value: Any, field: _Field, shape: _Shape, path: str) -> Any:
         if field.is_list and isinstance(value, list):
