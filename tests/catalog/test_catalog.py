@@ -235,3 +235,27 @@ def test_migrations_build_exactly_the_declared_schema(catalog: Catalog) -> None:
         "changelog",
     }
 
+
+def test_a_record_keeps_its_experiments_unless_the_writer_allows_a_change(
+    catalog: Catalog,
+) -> None:
+    write(catalog, record("1"), record("2", release_date="2099-01-01"))
+    assert catalog.experiments(["1", "2", "3", "1"]) == {"1": ["CMS"], "2": ["CMS"]}
+    before = catalog.changes()
+    atlas = validate_record(record("1", experiment=["ATLAS"]))
+    with pytest.raises(
+        CatalogConflictError, match="record 1 exists with experiment CMS, not ATLAS"
+    ):
+        catalog.write([validate_record(record("5")), atlas], now=NOW, keep_experiments=True)
+    assert catalog.changes() == before  # the whole batch rolled back, record 5 included
+    # Adding an experiment changes them (embargoed records are held too); listing the same
+    # ones in another order does not.
+    both = validate_record(record("2", experiment=["CMS", "TOTEM"]))
+    with pytest.raises(CatalogConflictError, match="record 2 exists with experiment CMS, not"):
+        catalog.write([both], now=NOW, keep_experiments=True)
+    catalog.write([both], now=NOW)
+    reordered = validate_record(record("2", experiment=["TOTEM", "CMS"], title="Renamed"))
+    assert catalog.write([reordered], now=NOW, keep_experiments=True).updated == ["2"]
+    assert catalog.write([atlas], now=NOW).updated == ["1"]
+    assert catalog.get("1").metadata["experiment"] == ["ATLAS"]
+    assert catalog.get("1", version=1).metadata["experiment"] == ["CMS"]
