@@ -7,7 +7,9 @@ import json
 import signal
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _codp_shapes import pre_2024
 from _services.instance import Instance
 from openhep.catalog._ingest import prepare
+from openhep.model import normalize_checksum
 
 SAMPLE = "cms-derived-csv-Run2011A.json"  # 9 records, each with a file
 WITH_DOIS = "cms-csv-files.json"
@@ -86,7 +90,8 @@ def broken_inputs(sample: list[dict[str, Any]]) -> dict[str, tuple[Any, list[str
     text = json.dumps(sample)
     wrong_types = copy.deepcopy(sample)
     wrong_types[1]["files"][0]["size"] = "a lot"
-    wrong_types[1]["experiment"] = "CMS"
+    # (a lone "CMS", CODP's shape before 2024, is repaired; an object is not)
+    wrong_types[1]["experiment"] = {"name": "CMS"}
     missing = copy.deepcopy(sample)
     del missing[0]["title"]
     duplicate = copy.deepcopy(sample)
@@ -98,7 +103,12 @@ def broken_inputs(sample: list[dict[str, Any]]) -> dict[str, tuple[Any, list[str
         "truncated": (text[: len(text) // 2], ["truncated.json", "not valid JSON", "line"]),
         "wrong_types": (
             wrong_types,
-            [f"record {r1}", "files[0].size", "valid integer", "experiment", "valid list"],
+            [
+                f"record {r1}",
+                "files[0].size",
+                "valid integer",
+                "experiment: Input should be a valid list, got object",
+            ],
         ),
         "missing": (missing, [f"record {r0}", "title: required field is missing"]),
         "duplicate": (duplicate, [f"record {r0}", "recid", f"recid {r0} appears 2 times"]),
@@ -235,5 +245,278 @@ def test_any_bytes_are_read_or_rejected_with_a_reason(content: bytes) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "fuzz.json"
         path.write_bytes(content)
-        _, rejections = prepare([path])
+        rejections = prepare([path]).rejections
     assert all(r.reason and r.file == str(path) for r in rejections)
+
+
+# -- records of any age of CODP's format -------------------------------------------------------
+
+
+def without_timestamps(dump: dict[str, list[tuple[Any, ...]]]) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row, its times blanked: two catalogues loaded at different moments compare equal."""
+    return {
+        table: [tuple(None if isinstance(v, datetime) else v for v in row) for row in rows]
+        for table, rows in dump.items()
+    }
+
+
+def second_instance(instance: Instance, request: pytest.FixtureRequest, tmp_path: Path) -> Instance:
+    """Another, empty instance on the same kind of catalogue as ``instance``."""
+    home = tmp_path / "second-home"
+    home.mkdir()
+    url = None
+    if instance.database_url:
+        url = request.getfixturevalue("postgres_cluster").create_database(
+            f"t_second_{uuid.uuid4().hex[:12]}"
+        )
+    return Instance(home, url)
+
+
+def test_every_record_in_pre_2024_shapes_gives_the_same_catalogue(
+    instance: Instance,
+    codp_dir: Path,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    old_dir = tmp_path / "pre-2024"
+    old_dir.mkdir()
+    for path in sorted(codp_dir.glob("*.json")):
+        (old_dir / path.name).write_text(json.dumps([pre_2024(r) for r in load(path)]))
+    old = second_instance(instance, request, tmp_path)
+
+    current = summary(instance.run("ingest", str(codp_dir), "--json", check=True))
+    upgraded = summary(old.run("ingest", str(old_dir), "--json", check=True))
+    assert current["created"] == upgraded["created"] == 7535
+    assert current["rejected"] == upgraded["rejected"] == 0
+
+    assert without_timestamps(old.dump()) == without_timestamps(instance.dump())
+    assert old.run("stats", "--json", check=True).stdout == (
+        instance.run("stats", "--json", check=True).stdout
+    )
+    for recid in ("12341", "28001"):
+        assert old.run("get", recid, check=True).stdout == instance.run("get", recid).stdout
+
+    # Every repair is counted and listed: the lone experiment of each single-experiment record.
+    counts = upgraded["repair_counts"]
+    assert list(counts) == [
+        "scalar_to_list",
+        "empty_string_to_absent",
+        "null_to_absent",
+        "unknown_field_kept",
+    ]
+    assert counts["scalar_to_list"] > 7535
+    assert counts["null_to_absent"] == counts["unknown_field_kept"] == 0
+    assert sum(counts.values()) == len(upgraded["repairs"])
+    experiments = [r for r in upgraded["repairs"] if r["path"] == "experiment"]
+    assert len(experiments) == 7534  # one record lists two experiments
+    assert all(r["repair"] == "scalar_to_list" and r["recid"] for r in experiments)
+    assert upgraded["repaired"] == 7535
+    # The current records' own repairs: optional fields CODP leaves as "".
+    assert current["repair_counts"] == {
+        "scalar_to_list": 0,
+        "empty_string_to_absent": 1598,
+        "null_to_absent": 0,
+        "unknown_field_kept": 0,
+    }
+
+
+def test_an_empty_doi_does_not_refuse_the_batch_and_the_repairs_are_listed(
+    instance: Instance, codp_dir: Path, write_json: Callable[[str, Any], Path]
+) -> None:
+    sample = load(codp_dir / SAMPLE)
+    sample[2]["doi"] = ""
+    sample[4]["experiment"] = "CMS"
+    path = write_json("old.json", sample)
+    result = instance.run("ingest", str(path))
+    assert result.returncode == 0, result.stderr
+    r2, r4 = sample[2]["recid"], sample[4]["recid"]
+    lines = result.stderr.splitlines()
+    assert (
+        f"repaired: {path}[2]: record {r2} doi: empty string in an optional field: "
+        "taken as absent" in lines
+    )
+    assert (
+        f"repaired: {path}[4]: record {r4} experiment: one value where the format has a list: "
+        "made a one-item list" in lines
+    )
+    assert (
+        "repaired 2 records read in older shapes: 1 scalar_to_list, 1 empty_string_to_absent"
+        in lines
+    )
+    stored = json.loads(instance.run("get", r4, check=True).stdout)
+    assert stored["experiment"] == ["CMS"]
+    assert "doi" not in json.loads(instance.run("get", r2, check=True).stdout)
+
+    report = summary(instance.run("ingest", str(path), "--json", check=True))
+    assert report["unchanged"] == len(sample)
+    assert report["repairs"] == [
+        {
+            "file": str(path),
+            "recid": r2,
+            "index": 2,
+            "path": "doi",
+            "repair": "empty_string_to_absent",
+        },
+        {
+            "file": str(path),
+            "recid": r4,
+            "index": 4,
+            "path": "experiment",
+            "repair": "scalar_to_list",
+        },
+    ]
+
+
+def test_unknown_fields_round_trip_through_the_catalogue_get_and_the_api(
+    instance: Instance, codp_dir: Path, write_json: Callable[[str, Any], Path]
+) -> None:
+    sample = load(codp_dir / SAMPLE)
+    record = copy.deepcopy(sample[0])
+    record["_bucket"] = "2f9b1c"
+    record["provenance"] = {"harvested": "2019-01-01", "sources": [1, 2.5, None, True]}
+    record["files"][0]["version_id"] = "v-1"
+    record["authors"][0]["ccid"] = "123456"
+    path = write_json("extra.json", [record])
+    report = summary(instance.run("ingest", str(path), "--json", check=True))
+    assert [(r["path"], r["repair"]) for r in report["repairs"]] == [
+        ("authors[0].ccid", "unknown_field_kept"),
+        ("files[0].version_id", "unknown_field_kept"),
+        ("_bucket", "unknown_field_kept"),
+        ("provenance", "unknown_field_kept"),
+    ]
+    stored = json.loads(instance.run("get", record["recid"], check=True).stdout)
+    expected = copy.deepcopy(record)
+    for f in expected["files"]:
+        f["checksum"] = normalize_checksum(f["checksum"])
+    assert stored == expected
+
+    from fastapi.testclient import TestClient
+
+    from openhep.settings import Settings
+    from openhep.web import create_app
+
+    settings = Settings(home=instance.home, database_url=instance.database_url)
+    with TestClient(create_app(settings)) as client:
+        api = client.get(f"/api/records/{record['recid']}").json()["metadata"]
+    assert api["_bucket"] == record["_bucket"]
+    assert api["provenance"] == record["provenance"]
+    assert api["authors"] == record["authors"]
+    assert api["files"][0]["version_id"] == "v-1"
+
+
+def test_a_draft_reusing_another_experiments_recid_needs_replace(
+    instance: Instance, codp_dir: Path, write_json: Callable[[str, Any], Path]
+) -> None:
+    sample = load(codp_dir / SAMPLE)
+    instance.run("ingest", str(codp_dir / SAMPLE), check=True)
+    before = instance.snapshot()
+    recid = sample[3]["recid"]
+    draft = {
+        "recid": recid,
+        "title": "An ATLAS draft that reuses a CMS recid",
+        "type": {"primary": "Dataset", "secondary": ["Derived"]},
+        "experiment": "ATLAS",
+        "date_published": "2026",
+        "publisher": "CERN Open Data Portal",
+    }
+    new = {**draft, "recid": "99999902", "experiment": ["ATLAS"]}
+    path = write_json("draft.json", [new, draft])
+
+    result = instance.run("ingest", str(path))
+    assert result.returncode == 1
+    assert (
+        f"rejected: {path}[1]: record {recid} experiment: record {recid} exists with experiment "
+        "CMS, this record has ATLAS: pick another recid, or pass --replace to make this the "
+        "record's next version" in result.stderr.splitlines()
+    )
+    assert "nothing was written" in result.stderr
+    assert instance.snapshot() == before
+
+    skipped = summary(instance.run("ingest", str(path), "--skip-invalid", "--json", check=True))
+    assert (skipped["created"], skipped["updated"], skipped["rejected"]) == (1, 0, 1)
+    assert skipped["rejections"][0]["path"] == "experiment"
+
+    replaced = summary(instance.run("ingest", str(path), "--replace", "--json", check=True))
+    assert (replaced["updated"], replaced["unchanged"], replaced["rejected"]) == (1, 1, 0)
+    assert json.loads(instance.run("get", recid, check=True).stdout)["experiment"] == ["ATLAS"]
+    versions = json.loads(instance.run("versions", recid, check=True).stdout)
+    assert [v["version"] for v in versions] == [1, 2]
+    cms = json.loads(instance.run("get", recid, "--version", "1", check=True).stdout)
+    assert cms["experiment"] == ["CMS"]
+    # Now an ATLAS record: the same draft again needs no --replace.
+    again = summary(instance.run("ingest", str(path), "--json", check=True))
+    assert again["unchanged"] == 2
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@st.composite
+def damaged_batch(draw: st.DrawFn, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Real records, some in older shapes, with random repairs to make and garbage added."""
+    batch = []
+    for _ in range(draw(st.integers(1, 3))):
+        record = copy.deepcopy(draw(st.sampled_from(records)))
+        if draw(st.booleans()):
+            record = pre_2024(record)
+        for _ in range(draw(st.integers(0, 3))):
+            key = draw(st.sampled_from([*record, "experiment", "doi", "extra", "authors"]))
+            holder: Any = record
+            if isinstance(record.get(key), dict) and draw(st.booleans()):
+                holder = record[key]
+                key = draw(st.sampled_from([*holder, "links", "x"]))
+            holder[key] = draw(
+                st.sampled_from(["", None, "CMS", "ATLAS"])
+                | json_values
+                | st.just([holder.get(key)])
+                | st.just(holder.get(key, ""))
+            )
+        batch.append(record)
+    return batch
+
+
+def test_damaged_batches_ingest_or_are_refused_with_paths_never_a_crash(
+    catalog_url: str, codp_records: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    import tantivy
+
+    from openhep.catalog import Catalog
+    from openhep.catalog._ingest import ingest
+    from openhep.search._schema import build_schema, to_document
+
+    records = codp_records[::151]
+    source = tmp_path / "batch.json"
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(damaged_batch(records), st.booleans())
+    def check(batch: list[dict[str, Any]], replace: bool) -> None:
+        source.write_bytes(json.dumps(batch).encode())
+        report = ingest(
+            [source], lambda: Catalog.open(url=catalog_url), skip_invalid=True, replace=replace
+        )
+        assert all(r.path and r.reason and r.index is not None for r in report.rejections)
+        written = report.written
+        landed = [*written.created, *written.updated, *written.unchanged]
+        assert len(landed) + report.rejected_recids == len(batch)
+        # What landed reads back and indexes.
+        writer = tantivy.Index(build_schema()).writer()
+        with Catalog.open(url=catalog_url) as catalog:
+            for stored in catalog.iter_current(landed):
+                writer.add_document(
+                    to_document(
+                        stored.metadata, stored.created, stored.updated, stored.visible_from
+                    )
+                )
+        writer.commit()
+
+    check()

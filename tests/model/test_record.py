@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import zlib
 from typing import Any
 
@@ -39,26 +38,57 @@ def errors_of(data: Any) -> dict[str, str]:
     return {e.path: e.message for e in info.value.errors}
 
 
+#: Where the real records leave an optional field empty (""), and how often: the model takes
+#: those as absent (a record's other empty strings are values of required fields).
+REAL_EMPTY_OPTIONAL = {
+    ("collaboration", "recid"): 1441,
+    ("title_additional",): 99,
+    ("relations", "description"): 29,
+    ("methodology", "steps", "global_tag"): 18,
+    ("authors", "affiliation"): 11,
+}
+
+
+def _drop_empty(value: Any, path: tuple[str, ...], dropped: dict[tuple[str, ...], int]) -> Any:
+    if isinstance(value, list):
+        return [_drop_empty(item, path, dropped) for item in value]
+    if not isinstance(value, dict):
+        return value
+    kept = {}
+    for key, item in value.items():
+        where = (*path, key)
+        if item == "" and where in REAL_EMPTY_OPTIONAL:
+            dropped[where] = dropped.get(where, 0) + 1
+            continue
+        kept[key] = _drop_empty(item, where, dropped)
+    return kept
+
+
 def test_every_real_record_validates_and_round_trips(codp_records: list[dict[str, Any]]) -> None:
     assert len(codp_records) == 7535
     normalized = 0
+    dropped: dict[tuple[str, ...], int] = {}
     for raw in codp_records:
         data = validate_record(raw).to_json()
-        if data != raw:
-            # The only change the model makes: checksums in canonical adler32:%08x form.
-            expected = copy.deepcopy(raw)
-            for f in expected["files"]:
-                f["checksum"] = normalize_checksum(f["checksum"])
-            assert data == expected, raw["recid"]
-            normalized += 1
+        expected = _drop_empty(raw, (), dropped)
+        if "files" in expected:
+            canonical = [normalize_checksum(f["checksum"]) for f in expected["files"]]
+            if canonical != [f["checksum"] for f in expected["files"]]:
+                normalized += 1
+            for f, checksum in zip(expected["files"], canonical, strict=True):
+                f["checksum"] = checksum
+        # The only changes: checksums in canonical adler32:%08x form, optional "" dropped.
+        assert data == expected, raw["recid"]
     # 136 real records carry adler32 values without leading zeros (or spelt "alder32").
     assert normalized == 136
+    assert dropped == REAL_EMPTY_OPTIONAL
 
 
 def test_real_records_fit_the_exported_json_schema(codp_records: list[dict[str, Any]]) -> None:
+    # The schema gives the current shapes: what ingest stores, after the upgrade.
     validator = jsonschema.Draft202012Validator(record_json_schema())
     for raw in codp_records[::25]:
-        validator.validate(raw)
+        validator.validate(validate_record(raw).to_json())
 
 
 @pytest.mark.parametrize(
@@ -96,13 +126,14 @@ def test_errors_carry_field_paths_and_expectations() -> None:
     files = [
         {"uri": "root://eospublic.cern.ch//eos/a", "size": 1, "checksum": "adler32:00000001"}
     ] * 3 + [{"uri": "root://eospublic.cern.ch//eos/b", "size": "12", "checksum": "adler32:1"}]
-    record = minimal(files=files, experiment="CMS", tittle="typo")
+    record = minimal(files=files, experiment={"name": "CMS"}, tittle="typo")
     del record["publisher"]
     found = errors_of(record)
-    assert found["files[3].size"] == "Input should be a valid integer, got string"
-    assert found["experiment"] == "Input should be a valid list, got string"
-    assert found["publisher"] == "required field is missing"
-    assert found["tittle"].startswith("unknown field")
+    assert found == {
+        "files[3].size": "Input should be a valid integer, got string",
+        "experiment": "Input should be a valid list, got object",
+        "publisher": "required field is missing",
+    }
 
 
 def test_error_names_the_recid() -> None:

@@ -230,6 +230,7 @@ class Catalog:
         replicas: Sequence[Replica] = (),
         expect_versions: dict[str, int] | None = None,
         file_index_entries: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]] | None = None,
+        keep_experiments: bool = False,
     ) -> WriteResult:
         """Store a batch in one transaction: all of it lands, or none of it.
 
@@ -240,7 +241,10 @@ class Catalog:
         the one given (someone wrote it meanwhile), :class:`CatalogConflictError` is raised.
         ``file_index_entries`` (recid -> index key -> files, each ``uri``, ``size``,
         ``checksum``) replaces the listed contents of those file indices in the same
-        transaction; indices not named keep theirs.
+        transaction; indices not named keep theirs. With ``keep_experiments``, a record whose
+        experiments differ from its current version's raises :class:`CatalogConflictError`
+        (ingest checks this first and says how to override; this guards against a writer in
+        between).
         """
         now = now or _now()
         result = WriteResult()
@@ -248,7 +252,7 @@ class Catalog:
             if expect_versions:
                 self._check_versions(conn, expect_versions)
             for chunk in _chunks(batch):
-                result.merge(self._write_chunk(conn, chunk, now))
+                result.merge(self._write_chunk(conn, chunk, now, keep_experiments))
                 if progress is not None:
                     progress(len(chunk))
             put_replicas(conn, replicas)
@@ -271,15 +275,20 @@ class Catalog:
                     f" expected {version}): retry"
                 )
 
-    def _write_chunk(self, conn: Connection, chunk: Sequence[Record], now: datetime) -> WriteResult:
+    def _write_chunk(
+        self, conn: Connection, chunk: Sequence[Record], now: datetime, keep_experiments: bool
+    ) -> WriteResult:
         result = WriteResult()
         recids = [r.recid for r in chunk]
         current = {
             row.recid: row
             for row in conn.execute(
-                select(records.c.recid, records.c.version, records.c.content_hash).where(
-                    records.c.recid.in_(recids)
-                )
+                select(
+                    records.c.recid,
+                    records.c.version,
+                    records.c.content_hash,
+                    records.c.experiment,
+                ).where(records.c.recid.in_(recids))
             )
         }
         new_rows: list[dict[str, Any]] = []
@@ -294,6 +303,13 @@ class Catalog:
             if existing is not None and existing.content_hash == digest:
                 result.unchanged.append(record.recid)
                 continue
+            if existing is not None and keep_experiments:
+                held = orjson.loads(existing.experiment)
+                if set(held) != set(record.experiment):
+                    raise CatalogConflictError(
+                        f"record {record.recid} exists with experiment {', '.join(held)}, "
+                        f"not {', '.join(record.experiment)}"
+                    )
             version = 1 if existing is None else existing.version + 1
             row = {
                 "recid": record.recid,
@@ -370,6 +386,19 @@ class Catalog:
                 raise CatalogConflictError(
                     f"record {record.recid}: doi {record.doi} already belongs to record {owner}"
                 )
+
+    def experiments(self, recids: Sequence[str]) -> dict[str, list[str]]:
+        """The experiments of those of ``recids`` the catalogue holds (embargoed ones too)."""
+        found: dict[str, list[str]] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(dict.fromkeys(recids))):
+                query = select(records.c.recid, records.c.experiment).where(
+                    records.c.recid.in_(chunk)
+                )
+                found.update(
+                    (row.recid, orjson.loads(row.experiment)) for row in conn.execute(query)
+                )
+        return found
 
     def doi_owners(self, batch: Sequence[Record]) -> dict[str, str]:
         """Which recid holds each DOI of ``batch`` in the catalogue (DOIs are unique)."""

@@ -6,7 +6,7 @@ import gc
 import gzip
 import time
 import zlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,7 +16,13 @@ from typing import Any
 import orjson
 
 from openhep.catalog._catalog import Catalog, WriteResult
-from openhep.model import Record, RecordValidationError, validate_record
+from openhep.model import (
+    Record,
+    RecordValidationError,
+    RepairKind,
+    upgrade_record,
+    validate_upgraded,
+)
 
 #: A record file larger than this is refused before it is read (the largest CODP file is 2.5 MB).
 MAX_SOURCE_BYTES = 512 * 1024 * 1024
@@ -54,20 +60,54 @@ class Rejection:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Repaired:
+    """One repair made to one record as it was read (see ``openhep.model.upgrade_record``)."""
+
+    file: str
+    recid: str | None
+    index: int
+    path: str
+    repair: RepairKind
+
+    def __str__(self) -> str:
+        who = f" record {self.recid}" if self.recid else ""
+        return f"{self.file}[{self.index}]:{who} {self.path}: {self.repair.description}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "recid": self.recid,
+            "index": self.index,
+            "path": self.path,
+            "repair": str(self.repair),
+        }
+
+
 @dataclass(slots=True)
 class IngestReport:
-    """What an ingest run read, wrote and rejected."""
+    """What an ingest run read, repaired, wrote and rejected."""
 
     files: int = 0
     records: int = 0
     written: WriteResult = field(default_factory=WriteResult)
     rejections: list[Rejection] = field(default_factory=list)
+    repairs: list[Repaired] = field(default_factory=list)
     seconds: float = 0.0
     committed: bool = False
 
     @property
     def rejected_recids(self) -> int:
         return len({(r.file, r.index) for r in self.rejections})
+
+    @property
+    def repaired_records(self) -> int:
+        return len({(r.file, r.index) for r in self.repairs})
+
+    def repair_counts(self) -> dict[str, int]:
+        """Repairs per kind, every kind named (0 for none), in a fixed order."""
+        counts = Counter(r.repair for r in self.repairs)
+        return {str(kind): counts[kind] for kind in RepairKind}
 
     def summary(self) -> dict[str, Any]:
         total = len(self.written.created) + len(self.written.updated) + len(self.written.unchanged)
@@ -78,10 +118,13 @@ class IngestReport:
             "updated": len(self.written.updated),
             "unchanged": len(self.written.unchanged),
             "rejected": self.rejected_recids,
+            "repaired": self.repaired_records,
             "committed": self.committed,
             "seconds": round(self.seconds, 3),
             "records_per_second": round(total / self.seconds, 1) if self.seconds and total else 0.0,
             "rejections": [r.as_dict() for r in self.rejections],
+            "repair_counts": self.repair_counts(),
+            "repairs": [r.as_dict() for r in self.repairs],
         }
 
 
@@ -163,10 +206,24 @@ def read_source(path: Path) -> list[Any]:
     )
 
 
-def prepare(files: Sequence[Path]) -> tuple[list[_Candidate], list[Rejection]]:
-    """Read and validate every record of ``files`` without touching the catalogue."""
+@dataclass(slots=True)
+class Prepared:
+    """The records of a batch that validated, those refused, and the repairs made on reading."""
+
+    candidates: list[_Candidate]
+    rejections: list[Rejection]
+    repairs: list[Repaired]
+
+
+def prepare(files: Sequence[Path]) -> Prepared:
+    """Read, upgrade and validate every record of ``files`` without touching the catalogue.
+
+    Repairs are listed for every record read, valid or not: a kept unknown field is often the
+    misspelling that explains why a required one is missing.
+    """
     candidates: list[_Candidate] = []
     rejections: list[Rejection] = []
+    repairs: list[Repaired] = []
     for path in files:
         name = str(path)
         try:
@@ -175,13 +232,19 @@ def prepare(files: Sequence[Path]) -> tuple[list[_Candidate], list[Rejection]]:
             rejections.append(Rejection(name, None, None, "", str(exc)))
             continue
         for index, item in enumerate(items):
+            upgraded = upgrade_record(item)
+            if upgraded.repairs:
+                recid = item.get("recid")
+                who = str(recid) if recid is not None else None
+                repairs += [Repaired(name, who, index, r.path, r.kind) for r in upgraded.repairs]
             try:
-                candidates.append(_Candidate(validate_record(item), name, index))
+                candidates.append(_Candidate(validate_upgraded(upgraded), name, index))
             except RecordValidationError as exc:
                 rejections += [
                     Rejection(name, exc.recid, index, err.path, err.message) for err in exc.errors
                 ]
-    return _reject_duplicates(candidates, rejections)
+    kept, rejections = _reject_duplicates(candidates, rejections)
+    return Prepared(kept, rejections, repairs)
 
 
 def _reject_duplicates(
@@ -235,54 +298,48 @@ def ingest(
     open_catalog: Callable[[], Catalog],
     *,
     skip_invalid: bool = False,
+    replace: bool = False,
     batch_size: int | None = None,
     recursive: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> IngestReport:
     """Ingest record files into the catalogue.
 
-    Every record is validated before the catalogue is opened: with any rejection and no
-    ``skip_invalid`` nothing is written at all. Records are then written in transactions of
-    ``batch_size`` (default: all of them in one), each landing whole or not at all.
+    Every record is upgraded and validated before the catalogue is opened: with any rejection
+    and no ``skip_invalid`` nothing is written at all. A record whose recid the catalogue holds
+    with other experiments is refused unless ``replace`` (then it becomes that record's next
+    version). Records are then written in transactions of ``batch_size`` (default: all of them
+    in one), each landing whole or not at all.
     """
     with _cyclic_gc_paused():
-        return _ingest(paths, open_catalog, skip_invalid, batch_size, recursive, progress)
+        return _ingest(paths, open_catalog, skip_invalid, replace, batch_size, recursive, progress)
 
 
 def _ingest(
     paths: Sequence[Path],
     open_catalog: Callable[[], Catalog],
     skip_invalid: bool,
+    replace: bool,
     batch_size: int | None,
     recursive: bool,
     progress: Callable[[int, int], None] | None,
 ) -> IngestReport:
     started = time.perf_counter()
     files = collect_paths(paths, recursive=recursive)
-    candidates, rejections = prepare(files)
-    report = IngestReport(files=len(files), records=len(candidates) + _count(rejections))
-    report.rejections = rejections
-    if rejections and not skip_invalid:
+    prepared = prepare(files)
+    candidates = prepared.candidates
+    report = IngestReport(
+        files=len(files),
+        records=len(candidates) + _count(prepared.rejections),
+        rejections=prepared.rejections,
+        repairs=prepared.repairs,
+    )
+    if report.rejections and not skip_invalid:
         report.seconds = time.perf_counter() - started
         return report
     with open_catalog() as catalog:
-        owners = catalog.doi_owners([c.record for c in candidates])
-        conflicts = {
-            i
-            for i, c in enumerate(candidates)
-            if owners.get(c.record.doi or "", c.record.recid) != c.record.recid
-        }
-        for i in sorted(conflicts):
-            c = candidates[i]
-            report.rejections.append(
-                Rejection(
-                    c.file,
-                    c.record.recid,
-                    c.index,
-                    "doi",
-                    f"doi {c.record.doi} already belongs to record {owners[c.record.doi or '']}",
-                )
-            )
+        conflicts = _catalogue_conflicts(catalog, candidates, replace)
+        report.rejections += conflicts.values()
         if conflicts and not skip_invalid:
             report.seconds = time.perf_counter() - started
             return report
@@ -297,10 +354,41 @@ def _ingest(
                 progress(done, len(batch))
 
         for start in range(0, len(batch), size):
-            report.written.merge(catalog.write(batch[start : start + size], progress=tick))
+            chunk = batch[start : start + size]
+            written = catalog.write(chunk, progress=tick, keep_experiments=not replace)
+            report.written.merge(written)
             report.committed = True
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _catalogue_conflicts(
+    catalog: Catalog, candidates: list[_Candidate], replace: bool
+) -> dict[int, Rejection]:
+    """The candidates the catalogue refuses, by position: a DOI another record holds, and
+    (unless ``replace``) a recid it holds with other experiments."""
+    records = [c.record for c in candidates]
+    owners = catalog.doi_owners(records)
+    held = {} if replace else catalog.experiments([r.recid for r in records])
+    found: dict[int, Rejection] = {}
+    for i, c in enumerate(candidates):
+        record = c.record
+        owner = owners.get(record.doi or "", record.recid)
+        if owner != record.recid:
+            reason = f"doi {record.doi} already belongs to record {owner}"
+            found[i] = Rejection(c.file, record.recid, c.index, "doi", reason)
+            continue
+        stored = held.get(record.recid)
+        if stored is not None and set(stored) != set(record.experiment):
+            # A draft that reuses a recid must not silently become the next version of another
+            # experiment's record.
+            reason = (
+                f"record {record.recid} exists with experiment {', '.join(stored)}, "
+                f"this record has {', '.join(record.experiment)}: pick another recid, "
+                "or pass --replace to make this the record's next version"
+            )
+            found[i] = Rejection(c.file, record.recid, c.index, "experiment", reason)
+    return found
 
 
 def _count(rejections: list[Rejection]) -> int:

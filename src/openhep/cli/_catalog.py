@@ -61,13 +61,18 @@ def progress_reporter(mode: ProgressMode) -> Iterator[Callable[[int, int], None]
             yield update
 
 
-def print_report(report: IngestReport, *, as_json: bool) -> None:
+def print_report(report: IngestReport, *, as_json: bool, list_repairs: bool = True) -> None:
+    """The rejections, then (unless ``as_json``) the repairs and a summary line, on stderr;
+    with ``as_json`` the summary is one JSON line on stdout, listing the repairs too."""
     for rejection in report.rejections:
         err.print(f"rejected: {rejection}", markup=False)
     summary = report.summary()
     if as_json:
         emit_json(summary)
         return
+    if list_repairs:
+        for repair in report.repairs:
+            err.print(f"repaired: {repair}", markup=False)
     verb = "ingested" if report.committed or not report.rejections else "ingested nothing:"
     err.print(
         f"{verb} {summary['records']:,} records from {summary['files']:,} files: "
@@ -76,6 +81,12 @@ def print_report(report: IngestReport, *, as_json: bool) -> None:
         f"({summary['seconds']:.1f} s)",
         markup=False,
     )
+    if report.repairs:
+        counts = ", ".join(f"{n:,} {kind}" for kind, n in summary["repair_counts"].items() if n)
+        err.print(
+            f"repaired {summary['repaired']:,} records read in older shapes: {counts}",
+            markup=False,
+        )
 
 
 def ingest_command(
@@ -86,6 +97,14 @@ def ingest_command(
         bool,
         typer.Option(
             "--skip-invalid", help="Ingest the valid records and report the rejected ones."
+        ),
+    ] = False,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Let a record replace the one holding its recid even if their experiments "
+            "differ (it becomes that record's next version).",
         ),
     ] = False,
     batch_size: Annotated[
@@ -110,13 +129,14 @@ def ingest_command(
         ),
     ] = ProgressMode.auto,
 ) -> None:
-    """Ingest CODP record JSON: a batch lands whole or not at all."""
+    """Ingest CODP record JSON of any age of the format: a batch lands whole or not at all."""
     try:
         with progress_reporter(ProgressMode.none if as_json else progress) as tick:
             report = ingest(
                 paths,
                 open_catalog,
                 skip_invalid=skip_invalid,
+                replace=replace,
                 batch_size=batch_size,
                 recursive=recursive,
                 progress=tick,

@@ -96,7 +96,7 @@ def demo_command(
         err.print(f"error: {exc}", markup=False)
         raise typer.Exit(1) from None
     if not as_json:
-        print_report(report, as_json=False)
+        print_report(report, as_json=False, list_repairs=False)
     sample_report = None if no_samples else load_samples(samples or data, quiet=as_json)
     docs_folder = docs or (data / "codp-docs" if data is not None else None)
     docs_result = load_docs(docs_folder, quiet=as_json)

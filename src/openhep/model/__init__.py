@@ -1,5 +1,5 @@
-"""The record model: CODP's record format, validation with field paths, the JSON Schema; and
-CODP's documentation and news pages (:class:`Document`)."""
+"""The record model: CODP's record format of any age, validation with field paths, the JSON
+Schema; and CODP's documentation and news pages (:class:`Document`)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from openhep.model._record import (
     normalize_checksum,
     parse_release_date,
 )
-from openhep.model._validate import record_json_schema, validate_record
+from openhep.model._upgrade import Repair, RepairKind, UpgradedRecord, upgrade_record
+from openhep.model._validate import record_json_schema, validate_record, validate_upgraded
 
 __all__ = [
     "DOCUMENT_SLUG",
@@ -34,11 +35,16 @@ __all__ = [
     "Record",
     "RecordType",
     "RecordValidationError",
+    "Repair",
+    "RepairKind",
+    "UpgradedRecord",
     "body_file",
     "front_of",
     "normalize_checksum",
     "parse_document",
     "parse_release_date",
     "record_json_schema",
+    "upgrade_record",
     "validate_record",
+    "validate_upgraded",
 ]

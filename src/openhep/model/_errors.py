@@ -40,10 +40,7 @@ def field_path(loc: tuple[int | str, ...]) -> str:
     return path
 
 
-_MESSAGES = {
-    "missing": "required field is missing",
-    "extra_forbidden": "unknown field (check its spelling against `openhep schema`)",
-}
+_MESSAGES = {"missing": "required field is missing"}
 
 
 def _message(error: Any) -> str:

@@ -25,8 +25,6 @@ MAX_SIZE = 2**63 - 1
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
 ShortText = Annotated[str, StringConstraints(max_length=4096)]
 Recid = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,12}$")]
-# CODP leaves ``collaboration.recid`` empty ("") in 1,441 records where no record describes it.
-RecidOrEmpty = Annotated[str, StringConstraints(pattern=r"^(?:[0-9]{1,12})?$")]
 
 _CHECKSUM = re.compile(
     r"^(?:(adler32|alder32):([0-9a-fA-F]{1,8})|(sha1):([0-9a-fA-F]{40})|(sha256):([0-9a-fA-F]{64}))$"
@@ -98,7 +96,9 @@ FileUri = Annotated[str, StringConstraints(max_length=4096), AfterValidator(_che
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # Strict types; fields the format does not name are kept as given (CODP adds fields over
+    # time, and a record must round-trip): ``upgrade_record`` lists them in the ingest report.
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True)
 
 
 class Link(_Strict):
@@ -156,7 +156,7 @@ class Author(_Strict):
 
 class Collaboration(_Strict):
     name: ShortText | None = None
-    recid: RecidOrEmpty | None = None
+    recid: Recid | None = None
     group: ShortText | None = None
 
 
@@ -269,8 +269,9 @@ class WebLink(_Strict):
 class Record(_Strict):
     """A record of the portal: a dataset, software, environment, documentation or supplementary.
 
-    Field names and shapes are CODP's, so that its records ingest unchanged. ``release_date`` is
-    OpenHEP's own: a curator's embargo, the instant the record becomes public.
+    Field names and shapes are CODP's current ones (``upgrade_record`` brings older shapes to
+    them), so that its records ingest. ``release_date`` is OpenHEP's own: a curator's embargo,
+    the instant the record becomes public.
     """
 
     recid: Recid
@@ -327,5 +328,6 @@ class Record(_Strict):
         return max(moments)
 
     def to_json(self) -> dict[str, Any]:
-        """The record as CODP JSON: only the fields it was given, checksums in canonical form."""
+        """The record as CODP JSON: only the fields it was given (those the format does not name
+        too), checksums in canonical form."""
         return self.model_dump(mode="json", exclude_unset=True, by_alias=True)
