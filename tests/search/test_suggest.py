@@ -119,6 +119,30 @@ def test_work_is_bounded_however_many_words_miss(
     assert unbounded.probes > MAX_PROBES  # the bound is what stopped the first
 
 
+_MISSPELLED = ["muonn", "hggs", "experiment:CSM", "keywords:CMS", "Experiment:opera", "triboson",
+               "titel:muon", "adler32", '"higgs bosn"', "elektron", "files.uri:muon"]  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    pieces=st.lists(
+        st.tuples(st.sampled_from([*_PIECES, *_MISSPELLED]), st.sampled_from(["", " "])),
+        max_size=8,
+    )
+)
+def test_every_suggestion_parses_and_finds_what_it_says(
+    index: tantivy.Index, pieces: list[tuple[str, str]]
+) -> None:
+    try:
+        tree = parse("".join(piece + gap for piece, gap in pieces))
+    except QuerySyntaxError:
+        return
+    searcher = index.searcher()
+    for suggestion in suggest(tree, index, searcher, tantivy.Query.all_query()):
+        assert searcher.search(build(suggestion.q, index), 1, count=True).count == suggestion.total
+        assert suggestion.total > 0
+
+
 def test_a_query_finding_records_through_a_negation_has_no_suggestion(
     index: tantivy.Index,
 ) -> None:

@@ -187,9 +187,13 @@ class _Suggester:
         self.probes += 1
         return int(self.searcher.search(self._scoped(query), limit=1, count=True).count or 0)  # type: ignore[attr-defined]
 
-    def _sources(self, query: Query) -> list[dict[str, Any]]:
-        """The JSON of the first records in scope ``query`` finds."""
+    def _sources(self, node: Node | Query) -> list[dict[str, Any]]:
+        """The JSON of the first records in scope ``node`` finds."""
         if self.probes >= MAX_PROBES:
+            return []
+        try:
+            query = node if isinstance(node, Query) else compile_query(node, self.index)
+        except QuerySyntaxError:
             return []
         self.probes += 1
         found = self.searcher.search(self._scoped(query), limit=MAX_SOURCES).hits
@@ -205,11 +209,11 @@ class _Suggester:
         free: list[Term | Phrase] = []
         in_free_text = dataclasses.replace(leaf, field=None)
         if leaf.field is not None and self._count(in_free_text):
-            fielded = self._fielded(leaf, self._sources(compile_query(in_free_text, self.index)))
+            fielded = self._fielded(leaf, self._sources(in_free_text))
             free = [in_free_text]
         else:
             at = [dataclasses.replace(leaf, field=path) for path in LOCATOR_PATHS]
-            fielded = self._fielded(leaf, self._sources(compile_query(Or(tuple(at)), self.index)))
+            fielded = self._fielded(leaf, self._sources(Or(tuple(at))))
         if not fielded and not free and len(words) == 1:
             for word in self._respelled(words[0], as_typed=leaf.text == leaf.text.lower()):
                 if leaf.field is not None:
@@ -258,7 +262,10 @@ class _Suggester:
         if not 3 <= len(word) <= 40 or not word.isalnum():
             return []
         limit = 1 if len(word) < 6 else 2
-        fuzzy = Query.fuzzy_term_query(self.index.schema, TEXT, word, distance=limit)
+        try:
+            fuzzy = Query.fuzzy_term_query(self.index.schema, TEXT, word, distance=limit)
+        except ValueError:
+            return []
         spelled: Counter[str] = Counter()
         distance: dict[str, int] = {}
         for record in self._sources(fuzzy):
