@@ -74,10 +74,11 @@ record_get      ``/api/records/<recid>``                    ``/codp/records/<rec
 ==============  ==========================================  ======================================
 
 Cursors are fetched by walking (pages of 1,000) before timing. The two do not search the same
-text: OpenHEP's free words search its catch-all field (title, abstract, methodology, usage,
-keywords, …), Datasette's FTS only title + abstract, so free-text hit counts differ (both are
-printed). Datasette's table API has no relevance ranking: where OpenHEP sorts free text by best
-match, Datasette returns matches in recid order. OpenHEP's facets ignore their own group's
+text: OpenHEP's free words search every field of the record as CODP's do (title, abstract,
+keywords, accelerator, categories, methodology, …; docs/search.md), Datasette's FTS only
+title + abstract, so free-text hit counts differ (both are printed). Datasette's table API
+has no relevance ranking: where OpenHEP sorts free text by best match, Datasette returns
+matches in recid order. OpenHEP's facets ignore their own group's
 filter (CODP's post-filter semantics); Datasette's count the filtered rows. Datasette runs with
 ``suggest_facets off`` (OpenHEP suggests none), ``facet_time_limit_ms 1000``,
 ``sql_time_limit_ms 5000``, ``default_facet_size 30``, in immutable mode with an inspect file

@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 import pytest
+import tantivy
+from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -15,8 +17,17 @@ from openhep.catalog import Catalog
 from openhep.model import validate_record
 from openhep.portal import Portal
 from openhep.search._index import SearchIndex
-from openhep.search._schema import SCHEMA_VERSION, title_sort_keys, title_sort_value
+from openhep.search._query import build
+from openhep.search._schema import (
+    SCHEMA_VERSION,
+    build_schema,
+    title_sort_keys,
+    title_sort_value,
+    to_document,
+)
 from openhep.search._service import SearchRequest, SearchRequestError
+from openhep.settings import Settings
+from openhep.web import create_app
 
 
 def record(recid: str, title: str, **extra: Any) -> dict[str, Any]:
@@ -106,6 +117,41 @@ def test_an_index_of_another_schema_version_is_rebuilt(catalog_url: str, tmp_pat
         assert index.num_docs() == 0
         index.sync(catalog)
         assert index.num_docs() == 1
+
+
+def test_an_instance_upgraded_from_schema_3_rebuilds_its_index_at_start(
+    catalog_url: str, tmp_path: Path
+) -> None:
+    # Version 3 searched a dozen fields, the accelerator not among them: its index holds this
+    # record as if it had none. An instance upgraded over it must not keep answering from it.
+    home = tmp_path / "home"
+    opera = record("13102", "OPERA events", experiment=["OPERA"], accelerator="CERN-SPS")
+    with Catalog.open(url=catalog_url) as catalog:
+        catalog.write([validate_record(opera)])
+        last = catalog.last_change()
+        stored = catalog.get("13102")
+    (home / "index").mkdir(parents=True)
+    stale = tantivy.Index(build_schema(), path=str(home / "index"))
+    writer = stale.writer()
+    without = {k: v for k, v in opera.items() if k != "accelerator"}
+    writer.add_document(to_document(without, stored.created, stored.updated, stored.visible_from))
+    writer.commit()
+    (home / "index" / "openhep-index.json").write_bytes(
+        orjson.dumps({"schema_version": 3, "seq": last})
+    )
+    stale.reload()
+    assert stale.searcher().search(build("sps", stale), 1).count == 0
+
+    with TestClient(create_app(Settings(home=home, database_url=catalog_url))) as client:
+        # Rebuilt while starting, before the first request.
+        state = orjson.loads((home / "index" / "openhep-index.json").read_bytes())
+        assert state == {"schema_version": SCHEMA_VERSION, "seq": last}
+        body = client.get("/api/records/", params={"q": "sps"}).json()
+        assert [hit["id"] for hit in body["hits"]["hits"]] == ["13102"]
+        assert (
+            client.get("/api/records/", params={"q": "accelerator:SPS"}).json()["hits"]["total"]
+            == 1
+        )
 
 
 def test_rebuild_matches_the_catalogue(portal: Portal) -> None:

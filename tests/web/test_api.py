@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from posixpath import basename
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import markupsafe
 import pytest
@@ -332,6 +333,67 @@ def test_phrase_query_finds_every_title_holding_it(
         assert any(has_phrase(s, "Higgs boson") for s in strings(hit["metadata"])), hit["id"]
 
 
+# -- did you mean ----------------------------------------------------------------------------------
+
+
+def has_word(word: str) -> Callable[[Any], bool]:
+    return lambda value: any(word in words(s) for s in strings(value))
+
+
+SUGGESTED: dict[str, tuple[str, Callable[[Record], bool]]] = {
+    # q finding nothing: (its first suggestion, which records that one finds)
+    "keywords:CMS": ("experiment:CMS", lambda r: has_word("cms")(r["experiment"])),
+    "Experiment:ATLAS": ("experiment:ATLAS", lambda r: has_word("atlas")(r["experiment"])),
+    "experiment:CSM": ("experiment:CMS", lambda r: has_word("cms")(r["experiment"])),
+    "title:Exotica": (
+        "category:Exotica",
+        lambda r: has_word("exotica")((r.get("categories") or {}).get("primary")),
+    ),
+    "muonn": ("muon", has_word("muon")),
+    # Only in a file name: free words leave URIs out, files.uri searches them.
+    "triboson": ("files.uri:triboson", lambda r: has_word("triboson")(r.get("files"))),
+    "configfile": ("files.uri:configfile", lambda r: has_word("configfile")(r.get("files"))),
+}
+
+
+@pytest.mark.parametrize("q", SUGGESTED)
+def test_a_query_finding_nothing_is_offered_queries_that_would(
+    client: TestClient, codp_records: list[Record], q: str
+) -> None:
+    first, finds = SUGGESTED[q]
+    body = search(client, q=q, size=1)
+    assert body["hits"]["total"] == 0
+    suggestions = body["suggestions"]
+    assert suggestions[0]["q"] == first
+    assert suggestions[0]["total"] == len(matching(codp_records, finds))
+    for suggestion in suggestions:  # every one a link that finds what it says
+        answer = client.get(suggestion["links"]["self"]).json()
+        assert answer["hits"]["total"] == suggestion["total"] > 0
+        assert answer["suggestions"] == []
+
+
+def test_suggestions_keep_the_filters_and_find_records_with_them(client: TestClient) -> None:
+    body = search(client, q="keywords:CMS", type="Software", size=5)
+    assert body["hits"]["total"] == 0
+    assert body["suggestions"]
+    for suggestion in body["suggestions"]:
+        link = suggestion["links"]["self"]
+        assert dict(parse_qsl(urlsplit(link).query)) == {
+            "q": suggestion["q"], "type": "Software", "size": "5"
+        }  # fmt: skip
+        answer = client.get(link).json()
+        assert answer["hits"]["total"] == suggestion["total"] > 0
+        assert {hit["metadata"]["type"]["primary"] for hit in answer["hits"]["hits"]} == {
+            "Software"
+        }
+
+
+@pytest.mark.parametrize("q", ["muon", "", "zzzzqqqxx", "muon zzzzqqqxx", "-muon"])
+def test_no_suggestion_unless_one_finds_records(client: TestClient, q: str) -> None:
+    # Found records, or no word with anything near it: nothing to suggest.
+    assert search(client, q=q, size=1)["suggestions"] == []
+
+
 # -- the answer's shape ----------------------------------------------------------------------------
 
 
@@ -623,8 +685,16 @@ def assert_answered_or_refused(client: TestClient, params: Any) -> None:
     if response.status_code == 400:
         assert isinstance(body["message"], str)
         assert body["message"].strip()
+        q = dict(params).get("q") if isinstance(params, dict) else None
+        if q is not None and body["message"].startswith("q: ") and len(q) <= 2000:
+            # A query that cannot be read says where it broke.
+            assert re.search(r"character \d+", body["message"]), body["message"]
     else:
         assert isinstance(body["hits"]["total"], int)
+        for suggestion in body["suggestions"]:
+            answer = client.get(suggestion["links"]["self"])
+            assert answer.status_code == 200, (params, suggestion)
+            assert answer.json()["hits"]["total"] == suggestion["total"] > 0
 
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -465,6 +465,54 @@ def test_a_search_that_cannot_be_read_shows_why(
         assert client.get(chips(text)[0][2]).status_code == 200
 
 
+_SUGGESTIONS = re.compile(r'<div class="search-suggestions">(.*?)</div>', re.S)
+_SUGGESTION = re.compile(
+    r'<li><a href="([^"]*)"><code>([^<]*)</code></a> '
+    r'<span class="search-suggestions__count">\(([0-9,]+) records?\)</span></li>'
+)
+
+
+def suggestions(text: str) -> list[tuple[str, str, int]]:
+    """The did-you-mean links of a page: (url, query as shown, records it finds)."""
+    found = _SUGGESTIONS.search(text)
+    if not found:
+        return []
+    return [
+        (html.unescape(url), html.unescape(q), int(count.replace(",", "")))
+        for url, q, count in _SUGGESTION.findall(found.group(1))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("params", "first"),
+    [
+        ([("q", "keywords:CMS"), ("type", "Dataset")], "experiment:CMS"),
+        ([("q", "experiment:CSM <b>")], "experiment:CMS <b>"),
+        ([("q", "triboson")], "files.uri:triboson"),
+    ],
+)
+def test_a_search_finding_nothing_offers_searches_that_find_records(
+    client: TestClient, params: Params, first: str
+) -> None:
+    text = page(client, params)
+    assert total(text) == 0
+    assert html_problems(text) == []
+    offered = suggestions(text)
+    assert offered and offered[0][1] == first
+    assert [(q, n) for _, q, n in offered] == [
+        (s["q"], s["total"]) for s in api(client, params)["suggestions"]
+    ]
+    for url, q, count in offered:
+        # The same filters, the suggested query: a page that finds what the link said.
+        assert query(url) == [("q", q), *(p for p in params if p[0] != "q")]
+        assert total(page(client, query(url))) == count > 0
+    assert "<b>" not in _SUGGESTIONS.search(text).group(0)  # type: ignore[union-attr]
+
+
+def test_a_search_finding_records_offers_nothing(client: TestClient) -> None:
+    assert '<div class="search-suggestions">' not in page(client, {"q": "muon"})
+
+
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NAMES = [*FILTER_NAMES, "q", "sort", "page", "size", "ondemand", "year_from", "year_to",
          "search_after", "other"]  # fmt: skip

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -12,12 +14,15 @@ import tantivy
 
 from openhep.model import parse_release_date
 
-#: Bumped whenever the fields below change: an index of another version is rebuilt at start.
-SCHEMA_VERSION = 3
+#: Bumped whenever the fields below or what a record puts in them change: an index of another
+#: version is wiped when it is opened and rebuilt from the catalogue by the first sync.
+#: 4: free text covers every field of the record (was: a dozen), ranked by SUMMARY and TITLE.
+SCHEMA_VERSION = 4
 
 #: Full-text fields (tantivy's "default" tokenizer: split on non-alphanumerics, lower-cased).
-TEXT = "text"  # the catch-all that free words search: title, abstract, keywords, names …
+TEXT = "text"  # the catch-all that free words search: every string of the record (FREE_TEXT)
 TITLE = "title"
+SUMMARY = "summary"  # the FREE_TEXT_SUMMARY fields' strings: a match there ranks above the rest
 #: The whole record as JSON, tokenised like TEXT, so that any ``a.b.c:value`` path is searchable.
 METADATA = "metadata"
 
@@ -69,6 +74,7 @@ def build_schema() -> tantivy.Schema:
     builder = tantivy.SchemaBuilder()
     builder.add_text_field(TEXT, tokenizer_name="default", index_option="position")
     builder.add_text_field(TITLE, tokenizer_name="default", index_option="position")
+    builder.add_text_field(SUMMARY, tokenizer_name="default", index_option="position")
     builder.add_json_field(METADATA, tokenizer_name="default", index_option="position", fast=True)
     for name in KEYWORD_FIELDS:
         builder.add_text_field(name, tokenizer_name="raw", fast=True, stored=name == "recid")
@@ -176,20 +182,52 @@ def facet_values(record: dict[str, Any]) -> dict[str, list[str]]:
     return values
 
 
-def _catch_all(record: dict[str, Any]) -> str:
-    parts: list[str] = [record["recid"], record["title"], record.get("title_additional", "")]
-    parts += record["experiment"]
-    parts += [record["type"]["primary"], *record["type"].get("secondary", [])]
-    for key in ("abstract", "methodology", "usage", "validation", "note"):
-        block = record.get(key) or {}
-        parts.append(block.get("description", ""))
-    parts += record.get("keywords") or []
-    parts += record.get("run_period") or []
-    parts += [record.get("doi", ""), (record.get("collaboration") or {}).get("name", "")]
-    collision = record.get("collision_information") or {}
-    parts += [collision.get("energy", ""), collision.get("type", "")]
-    parts += (record.get("distribution") or {}).get("formats") or []
-    return "\n".join(p for p in parts if p)
+# -- what free words search ---------------------------------------------------------------------
+
+# CODP's free text is Elasticsearch's query_string over every field of the record, unboosted.
+# Ours searches the same strings, in three tiers that rank a match: the title first, then the
+# summary (CODP has no ranking of its own worth copying here: every field weighs the same).
+#: The record fields free words search, by tier: every string inside each (lists and nested
+#: blocks included), but for the values of LOCATOR_KEYS. Together they are every field of the
+#: record model (a test checks it), so a new field needs a decision here.
+FREE_TEXT_TITLE = ("title",)
+FREE_TEXT_SUMMARY = ("title_additional", "abstract", "keywords")
+FREE_TEXT_REST = (
+    "recid", "doi", "experiment", "type", "accelerator", "categories", "collision_information",
+    "distribution", "date_created", "date_published", "date_reprocessed", "release_date",
+    "run_period", "run_numbers", "methodology", "usage", "validation", "note", "pileup",
+    "use_with", "system_details", "authors", "collaboration", "publisher", "license",
+    "collections", "tags", "signature", "relations", "dataset_semantics",
+    "dataset_semantics_files", "cross_section", "links", "source_code_repository",
+    "cms_confdb_id", "magnet_polarity", "stripping", "language", "prepublication", "files",
+)  # fmt: skip
+FREE_TEXT = (*FREE_TEXT_TITLE, *FREE_TEXT_SUMMARY, *FREE_TEXT_REST)
+#: Keys whose values locate rather than describe (file URIs, web addresses, checksums): their
+#: words (root, eospublic, https, adler32, …) are in nearly every record, so free words leave
+#: them out; ``files.uri:…`` and the like still search them.
+LOCATOR_KEYS = frozenset({"uri", "url", "checksum"})
+#: Blocks' ``description``s are HTML: free words search their text, not their tags.
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+
+
+def _strings(value: Any, key: str = "") -> Iterator[str]:
+    if isinstance(value, str):
+        if key == "description" and ("<" in value or "&" in value):
+            value = html.unescape(_TAG.sub(" ", value))
+        yield value
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            if name not in LOCATOR_KEYS:
+                yield from _strings(item, name)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item, key)
+
+
+def free_text(record: dict[str, Any], fields: tuple[str, ...] = FREE_TEXT) -> list[str]:
+    """The strings of ``fields`` of ``record`` that free words search, each a value apart
+    (a phrase never spans two)."""
+    return [text for name in fields for text in _strings(record.get(name), name) if text]
 
 
 #: title_key's alphabet: bytes in order, each class one symbol. Classes of one byte (space,
@@ -249,7 +287,10 @@ def to_document(
     recid = record["recid"]
     doc.add_text("recid", recid)
     doc.add_text(TITLE, record["title"])
-    doc.add_text(TEXT, _catch_all(record))
+    for text in free_text(record):
+        doc.add_text(TEXT, text)
+    for text in free_text(record, FREE_TEXT_SUMMARY):
+        doc.add_text(SUMMARY, text)
     doc.add_json(METADATA, orjson.dumps(record).decode())
     if record.get("doi"):
         doc.add_text("doi", record["doi"].lower())

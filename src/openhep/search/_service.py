@@ -16,8 +16,9 @@ import tantivy
 from tantivy import Occur, Order, Query
 
 from openhep.search._index import SearchIndex
-from openhep.search._query import QuerySyntaxError, build
+from openhep.search._query import Node, QuerySyntaxError, compile_query, parse
 from openhep.search._schema import TITLE_KEYS
+from openhep.search._suggest import Suggestion, suggest
 
 MAX_PAGE_SIZE = 1000
 #: Beyond this offset a client should walk with the cursor (it costs the same, but says so).
@@ -102,6 +103,8 @@ class SearchResult:
     aggregations: dict[str, Any]
     sort: str
     next_cursor: str | None
+    #: For a query that finds nothing: queries that would, with the same filters (did you mean).
+    suggestions: list[Suggestion] = field(default_factory=list)
 
 
 def _hit(doc: tantivy.Document) -> Hit:
@@ -183,13 +186,18 @@ class SearchService:
         self._cache_lock = threading.Lock()
         self._cache_scope: tuple[int, int] = (-1, -1)  # (generation, valid until: epoch s)
 
-    def _base(self, request: SearchRequest, now: datetime, searcher: tantivy.Searcher) -> Query:
+    def _tree(self, request: SearchRequest) -> tuple[Node, Query]:
         try:
-            query = build(request.q, self.index.index)
+            tree = parse(request.q)
+            return tree, compile_query(tree, self.index.index)
         except QuerySyntaxError as exc:
             raise SearchRequestError(f"q: {exc}") from None
+
+    def _visible(
+        self, request: SearchRequest, now: datetime, searcher: tantivy.Searcher
+    ) -> list[tuple[Occur, Query]]:
+        """The clauses that keep a search to the records it may show."""
         clauses = [
-            (Occur.Must, query),
             (Occur.Must, _u64_range(self.schema, "visible_from", None, int(now.timestamp()))),
         ]
         # Leaving out on-demand records costs as much as a simple search; skipped when this
@@ -198,7 +206,7 @@ class SearchService:
             searcher.doc_freq("availability", value) for value in _ONDEMAND
         ):
             clauses.append((Occur.MustNot, _terms(self.schema, "availability", list(_ONDEMAND))))
-        return Query.boolean_query(clauses)
+        return clauses
 
     def _filters(self, request: SearchRequest) -> dict[str, list[Query]]:
         by_group: dict[str, list[Query]] = {}
@@ -240,7 +248,9 @@ class SearchService:
 
         generation = self.index.generation  # read before the searcher: never newer than it
         searcher = self.index.searcher()
-        base = self._base(request, now, searcher)
+        tree, compiled = self._tree(request)
+        visible = self._visible(request, now, searcher)
+        base = Query.boolean_query([(Occur.Must, compiled), *visible])
         groups = self._filters(request)
         everything = [q for qs in groups.values() for q in qs]
         query = _must(base, *everything) if everything else base
@@ -256,7 +266,11 @@ class SearchService:
         end = offset + len(hits)
         key = last_key if sort == "mostrecent" else None
         next_cursor = _encode_cursor(sort, end, key) if end < total else None
-        return SearchResult(total, hits, aggregations, sort, next_cursor)
+        suggestions: list[Suggestion] = []
+        if total == 0 and request.q.strip():
+            scope = Query.boolean_query([*visible, *((Occur.Must, q) for q in everything)])
+            suggestions = suggest(tree, self.index.index, searcher, scope)
+        return SearchResult(total, hits, aggregations, sort, next_cursor, suggestions)
 
     def naming(
         self, recid: str, *, limit: int, now: datetime | None = None

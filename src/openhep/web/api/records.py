@@ -122,7 +122,8 @@ def search_request(params: QueryParams) -> SearchRequest:
     description=(
         'Lucene-like query `q` (free words, `field:value`, `"phrases"`, AND/OR/NOT, '
         "wildcards, `[a TO b]` ranges), CODP's filters and facets, sorts, pages and a "
-        "`search_after` cursor. Answers `{hits: {hits, total}, aggregations, links}`."
+        "`search_after` cursor. Answers `{hits: {hits, total}, aggregations, links}`, and "
+        "for a query that finds nothing `suggestions`: queries that would, `[{q, total, links}]`."
     ),
     openapi_extra={"parameters": _SEARCH_PARAMETERS},
 )
@@ -145,12 +146,23 @@ async def search_records(request: Request) -> Response:
         )
     if page > 1 and not search_after:
         links["prev"] = f"{root}/api/records/?{urlencode([*kept, ('page', str(page - 1))])}"
+    # Not CODP's: for a query that finds nothing, queries that would (did you mean).
+    others = [(k, v) for k, v in kept if k != "q"]
+    suggestions = [
+        {
+            "q": s.q,
+            "total": s.total,
+            "links": {"self": f"{root}/api/records/?{urlencode([('q', s.q), *others])}"},
+        }
+        for s in result.suggestions
+    ]
     return json_response(
         {
             "hits": {"hits": hits, "total": result.total},
             "aggregations": result.aggregations,
             "links": links,
             "sort": result.sort,
+            "suggestions": suggestions,
         }
     )
 

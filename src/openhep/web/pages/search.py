@@ -311,6 +311,14 @@ def _view(state: State, search: SearchRequest, result: SearchResult) -> dict[str
         "facets": [f for f in facets if f["values"]],
         "sort": result.sort,
         "last_page_url": state.url(page=last),
+        "suggestions": [
+            {
+                "q": s.q,
+                "total": s.total,
+                "url": State(s.q, state.sort, state.size, state.ondemand, state.filters).url(),
+            }
+            for s in result.suggestions
+        ],
     }
 
 
