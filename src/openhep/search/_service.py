@@ -16,7 +16,7 @@ import tantivy
 from tantivy import Occur, Order, Query
 
 from openhep.search._index import SearchIndex
-from openhep.search._query import Node, QuerySyntaxError, compile_query, parse
+from openhep.search._query import Node, QuerySyntaxError, build, compile_query, parse
 from openhep.search._schema import TITLE_KEYS
 from openhep.search._suggest import Suggestion, suggest
 
