@@ -4,7 +4,7 @@ the text came from (``OPENHEP_ORIGIN_URL``), marked external, instead of answeri
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import cache
 from importlib.resources import files
 from urllib.parse import unquote
@@ -31,16 +31,25 @@ def _static_file(name: str) -> bool:
     return (files("openhep.web") / "static" / name).is_file()
 
 
-def foreign_paths(service: Portal, paths: Iterable[str]) -> frozenset[str]:
+def path_recids(paths: Iterable[str]) -> list[str]:
+    """The recids that record paths among ``paths`` name (``/record/1``, ``/api/records/1``)."""
+    return [m.group(1) for p in paths if (m := _RECORD.match(p))]
+
+
+def foreign_paths(
+    service: Portal, paths: Iterable[str], titles: Mapping[str, str] | None = None
+) -> frozenset[str]:
     """Those of ``paths`` (site-relative, without query or fragment) that this instance does
-    not serve: a batched look-up of the records, documents and files they name."""
+    not serve: a batched look-up of the records, documents and files they name. ``titles``,
+    when given, is :meth:`Portal.titles` of (at least) :func:`path_recids` of ``paths``, read
+    already by the caller: the records are not looked up again."""
     wanted = set(paths) - ALWAYS
     if not wanted:
         return frozenset()
     served: set[str] = set()
     recids = {p: m.group(1) for p in wanted if (m := _RECORD.match(p))}
     if recids:
-        public = service.titles(list(set(recids.values())))
+        public = titles if titles is not None else service.titles(list(set(recids.values())))
         served |= {p for p, recid in recids.items() if recid in public}
     docs = {p: m.group(1) for p in wanted if (m := _DOC.match(p))}
     if docs:
@@ -56,7 +65,13 @@ def foreign_paths(service: Portal, paths: Iterable[str]) -> frozenset[str]:
     return frozenset(wanted - served)
 
 
-def site_links(service: Portal, root: str, paths: Iterable[str], base: str) -> SiteLinks:
+def site_links(
+    service: Portal,
+    root: str,
+    paths: Iterable[str],
+    base: str,
+    titles: Mapping[str, str] | None = None,
+) -> SiteLinks:
     """How the links of a text naming ``paths``, shown on the page at path ``base``, are
-    written on this instance."""
-    return SiteLinks(root, service.origin_url, foreign_paths(service, paths), base)
+    written on this instance (``titles``: see :func:`foreign_paths`)."""
+    return SiteLinks(root, service.origin_url, foreign_paths(service, paths, titles), base)

@@ -21,7 +21,7 @@ from openhep.formats import file_indices, schemaorg
 from openhep.portal import NamingRecord, RecordView
 from openhep.web._deps import RECID, base_url, portal
 from openhep.web._downloads import download_urls
-from openhep.web.pages._links import site_links
+from openhep.web.pages._links import path_recids, site_links
 from openhep.web.pages._math import math_text, tex_accents
 from openhep.web.pages._render import human_size, query_string, render
 from openhep.web.pages._sanitize import SiteLinks, sanitize_html, site_path, site_paths
@@ -643,9 +643,11 @@ async def record_page(request: Request) -> HTMLResponse:
     service = portal(request)
     view = service.record(recid, version)
     root = base_url(request)
-    titles = service.titles(_linked_recids(view.stored.metadata))
-    versions = [v.version for v in service.versions(recid)]
     page = f"/record/{recid}"
+    paths = record_paths(view.stored.metadata, page)
+    # One read of the titles of the records the page links, by recid or in its texts.
+    titles = service.titles(_linked_recids(view.stored.metadata) + path_recids(paths))
+    versions = [v.version for v in service.versions(recid)]
     context = record_context(
         view,
         root=root,
@@ -653,6 +655,6 @@ async def record_page(request: Request) -> HTMLResponse:
         versions=versions,
         files_page=_page_number(params.get("files_page"), 1) or 1,
         named_by=service.naming(recid, limit=NAMED_BY_SHOWN),
-        site=site_links(service, root, record_paths(view.stored.metadata, page), page),
+        site=site_links(service, root, paths, page, titles),
     )
     return render(request, "record.html", **context)
