@@ -12,7 +12,6 @@ from itertools import islice
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
@@ -23,7 +22,7 @@ from openhep.web._deps import RECID, base_url, portal
 from openhep.web._downloads import download_urls
 from openhep.web.pages._links import path_recids, site_links
 from openhep.web.pages._math import math_text, tex_accents
-from openhep.web.pages._render import human_size, query_string, render
+from openhep.web.pages._render import human_size, json_in_html, query_string, render
 from openhep.web.pages._sanitize import SiteLinks, sanitize_html, site_path, site_paths
 from openhep.web.pages.search import plain_text
 
@@ -484,7 +483,6 @@ def record_context(
     document["name"] = math_text(str(document["name"]))
     if isinstance(document.get("description"), str):
         document["description"] = math_text(document["description"])
-    ld = orjson.dumps(document).decode()
     return {
         "recid": recid,
         "url": url,
@@ -605,8 +603,8 @@ def record_context(
         "updated": view.stored.updated.date().isoformat(),
         "json_url": f"{root}/api/records/{recid}"
         + (f"?version={version_arg}" if version_arg else ""),
-        # "</" cannot end the script element the JSON-LD sits in.
-        "json_ld": ld.replace("</", "<\\/"),
+        # Escaped for the script element it sits in: a title cannot end it or open a comment.
+        "json_ld": json_in_html(document),
     }
 
 
