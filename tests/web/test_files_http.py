@@ -37,6 +37,7 @@ from openhep.settings import Settings
 from openhep.storage import FileService
 from openhep.web import create_app
 from openhep.web._ranges import RangeNotSatisfiableError, byte_ranges
+from openhep.web._security import STORED_BYTES_POLICY
 from openhep.web.files import attachment, content_type
 
 if TYPE_CHECKING:
@@ -161,7 +162,11 @@ def test_a_full_get_is_the_stored_file_with_its_validators_and_digests(
     mtime = int(instance.stored(SERVED).stat().st_mtime)
     assert parsedate_to_datetime(headers["last-modified"]).timestamp() == mtime
     assert headers["x-content-type-options"] == "nosniff"
-    assert "content-disposition" not in headers
+    assert headers["content-security-policy"] == STORED_BYTES_POLICY
+    # Data, not a page: saved under its name (test_security_headers.py has every case).
+    assert headers["content-disposition"] == (
+        f"attachment; filename=\"{SERVED}\"; filename*=UTF-8''{SERVED}"
+    )
 
 
 def test_head_sends_the_headers_of_get_without_the_body(
@@ -171,6 +176,8 @@ def test_head_sends_the_headers_of_get_without_the_body(
     get, head = http.get(url), http.head(url)
     assert head.status_code == 200 and head.content == b""
     for name in ("content-length", "etag", "last-modified", "digest", "accept-ranges"):
+        assert head.headers[name] == get.headers[name]
+    for name in ("content-type", "content-disposition", "content-security-policy"):
         assert head.headers[name] == get.headers[name]
     # HEAD mirrors GET (RFC 9110 section 9.3.2), ranges included.
     partial = http.head(url, headers={"Range": "bytes=10-19"})

@@ -10,9 +10,11 @@ from importlib.resources import files
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
 
 from openhep import __version__
 from openhep.catalog import RecordNotFoundError
@@ -25,6 +27,7 @@ from openhep.web import file_indices
 from openhep.web import files as files_web
 from openhep.web._access_log import AccessLogMiddleware
 from openhep.web._cache import AnswerCacheMiddleware
+from openhep.web._security import SecurityHeadersMiddleware, api_docs_policy
 from openhep.web.api import files as files_api
 from openhep.web.api import records as records_api
 from openhep.web.pages import docs as docs_pages
@@ -67,6 +70,14 @@ def _answer_with(status: int) -> Callable[[Request, Exception], Awaitable[Respon
     return handle
 
 
+class _Portal(FastAPI):
+    """FastAPI with :class:`SecurityHeadersMiddleware` around everything, error pages of
+    Starlette's outermost error middleware included (``add_middleware`` places it inside)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeadersMiddleware(super().build_middleware_stack())
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The portal for the instance ``settings`` names (default: from the environment)."""
     settings = settings or Settings.from_env()
@@ -84,15 +95,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             portal.close()
 
-    app = FastAPI(
+    app = _Portal(
         title="OpenHEP",
         version=__version__,
         description="An open data portal for particle physics; CODP-compatible REST API.",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        # Served below with a policy of its own: FastAPI's page runs an inline script.
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )
+
+    @app.get("/api/docs", include_in_schema=False)
+    async def _api_docs(request: Request) -> Response:
+        root = request.scope.get("root_path", "").rstrip("/")
+        page = get_swagger_ui_html(
+            openapi_url=f"{root}/api/openapi.json", title="OpenHEP - Swagger UI"
+        )
+        html = bytes(page.body).decode()
+        return Response(
+            html,
+            media_type="text/html",
+            headers={"content-security-policy": api_docs_policy(html)},
+        )
 
     # Service errors whose message is the answer, and their status.
     for error_type, status in (

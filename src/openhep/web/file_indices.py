@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from openhep.formats import file_index_listing
 from openhep.web._deps import RecidPath, portal
+from openhep.web.files import stored_bytes_headers
 
 router = APIRouter(tags=["files"])
 
@@ -44,7 +45,11 @@ async def file_index(request: Request, recid: RecidPath, key: KeyPath) -> Respon
             f" its indices are in _file_indices of /api/records/{recid}",
         )
     kind, listed = found
+    # The URIs and keys listed are the record's data: served as the files are (shown in place,
+    # never as a page), under the index's name with the extension of what it holds.
+    name = key if key.endswith(f".{kind}") else f"{key}.{kind}"
+    headers = stored_bytes_headers(name)
     if kind == "txt":
         text = "".join(f"{f['uri']}\n" for f in listed)
-        return Response(text, media_type="text/plain; charset=utf-8")
-    return Response(orjson.dumps(listed), media_type="application/json")
+        return Response(text, media_type="text/plain; charset=utf-8", headers=headers)
+    return Response(orjson.dumps(listed), media_type="application/json", headers=headers)

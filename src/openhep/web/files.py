@@ -6,6 +6,12 @@ Both answer GET and HEAD with ``Content-Length``, ``ETag``, ``Last-Modified``, `
 encoded slash or backslash, a symlink out of it) answers 404 like any missing file, and is
 logged with the client's address.
 
+Other people's bytes never run as script here: every answer carries ``X-Content-Type-Options:
+nosniff``, the sandboxing ``Content-Security-Policy`` of :mod:`openhep.web._security` and a
+``Content-Disposition`` naming the key (RFC 6266); the type comes from the key's extension
+(:data:`CONTENT_TYPES`, never HTML or SVG) and only :data:`INLINE_TYPES` are shown in place,
+on ``/eos/opendata/``. ``/record/<recid>/files/<key>`` is always an attachment.
+
 A file a public record lists that is not held here (or failed its fixity check here) answers
 ``307 Temporary Redirect`` to its origin (``OPENHEP_FILE_ORIGINS``), with an empty body: never
 an error body a client could save as the file. 307 rather than 302: it keeps the method by
@@ -37,6 +43,7 @@ from openhep.web._ranges import (
     digest_header,
     http_date,
 )
+from openhep.web._security import STORED_BYTES_HEADERS
 
 router = APIRouter(tags=["files"])
 logger = logging.getLogger("openhep.web.files")
@@ -48,11 +55,14 @@ EOS_STORE_PREFIX = "eos/opendata/"
 #: Percent-encoded ``/``, ``\`` or NUL: a name that smuggles a separator past the router.
 _ENCODED_SEPARATOR = re.compile(rb"%(2f|5c|00)", re.IGNORECASE)
 
-#: Content types by file-name extension; anything else is ``application/octet-stream``. HTML
-#: and SVG are left out on purpose: a stored file must never run as a page of the portal.
+#: Content types by file-name extension; anything else is ``application/octet-stream``. The
+#: type is the key's alone (never sniffed from the bytes, and ``nosniff`` tells browsers not to
+#: either). HTML, XHTML and SVG are left out on purpose: a stored file is never served as a
+#: type a browser runs as a page.
 CONTENT_TYPES = {
     "json": "application/json",
     "txt": "text/plain; charset=utf-8",
+    "log": "text/plain; charset=utf-8",
     "csv": "text/csv; charset=utf-8",
     "md": "text/markdown; charset=utf-8",
     "py": "text/x-python; charset=utf-8",
@@ -75,14 +85,36 @@ CONTENT_TYPES = {
     "jpg": "image/jpeg",
     "jpeg": "image/jpeg",
     "gif": "image/gif",
+    "webp": "image/webp",
 }
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
+#: The types a browser may show in place (``Content-Disposition: inline``): text it draws as
+#: text and raster images, none of which can hold script a browser runs. Everything else is
+#: an attachment (saved, never opened as a page of the portal): XML (XHTML in an ``.xml`` runs
+#: its script), PDF (viewers run PDF JavaScript; the ``sandbox`` policy blocks Chromium's
+#: viewer anyway), notebooks, archives and data. docs/security.md gives the reasons.
+INLINE_TYPES = frozenset(
+    {
+        "text/plain; charset=utf-8",
+        "text/csv; charset=utf-8",
+        "text/markdown; charset=utf-8",
+        "text/x-python; charset=utf-8",
+        "application/json",
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+    }
+)
 
 _DESCRIPTION = (
     "GET or HEAD; `Range: bytes=…` (one range: 206 with `Content-Range`; several: 206 "
     "`multipart/byteranges`; none within the file: 416), `If-Range`, `If-None-Match` and "
     "`If-Modified-Since` (304). Headers: `Content-Length`, `ETag`, `Last-Modified`, "
-    "`Digest: adler32=…` (RFC 3230), `Accept-Ranges: bytes`. A file a public record lists "
+    "`Digest: adler32=…` (RFC 3230), `Accept-Ranges: bytes`, `X-Content-Type-Options: nosniff`, "
+    "`Content-Security-Policy: default-src 'none'; sandbox; frame-ancestors 'none'` and "
+    "`Content-Disposition` with the file's name (`inline` for plain text, JSON and PNG/JPEG/"
+    "GIF/WebP images, else `attachment`). A file a public record lists "
     "that is not held here (or failed its fixity check here) answers 307 with `Location` = its "
     "origin's https address (`OPENHEP_FILE_ORIGINS`) and an empty body; 404 if no public record "
     "lists it or it has no origin, 503 if it failed its fixity check and has no origin."
@@ -94,10 +126,24 @@ def content_type(name: str) -> str:
     return CONTENT_TYPES.get(extension, DEFAULT_CONTENT_TYPE)
 
 
-def attachment(name: str) -> str:
-    """``Content-Disposition`` for a download named ``name`` (RFC 6266, any characters)."""
+def attachment(name: str, kind: str = "attachment") -> str:
+    """``Content-Disposition`` for a download named ``name`` (RFC 6266, any characters): an
+    ASCII ``filename`` for old clients and the exact name, UTF-8, in ``filename*`` (RFC 8187)."""
     fallback = re.sub(r"[^A-Za-z0-9!#$&+.^_`|~ -]", "_", name)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def disposition(name: str) -> str:
+    """How a file named ``name`` is served: shown in place when its type is one of
+    :data:`INLINE_TYPES`, else an attachment; under its name either way."""
+    return attachment(name, "inline" if content_type(name) in INLINE_TYPES else "attachment")
+
+
+def stored_bytes_headers(name: str, *, download: bool = False) -> dict[str, str]:
+    """The headers of an answer holding stored bytes named ``name`` (a file, a file index):
+    no sniffing, the sandboxing policy, and its disposition (``download``: an attachment)."""
+    shown = attachment(name) if download else disposition(name)
+    return {**STORED_BYTES_HEADERS, "content-disposition": shown}
 
 
 def _refuse(request: Request, reason: str) -> HTTPException:
@@ -133,18 +179,21 @@ def _redirect(remote: RemoteFile) -> Response:
     return Response(status_code=307, headers={"location": remote.url})
 
 
-def _serve(request: Request, served: ServedFile | RemoteFile, extra: dict[str, str]) -> Response:
+def _serve(
+    request: Request, served: ServedFile | RemoteFile, name: str | None = None, *, download: bool
+) -> Response:
+    """``served`` under ``name`` (default: its own), shown in place or as an attachment by its
+    type (:func:`disposition`), or always an attachment (``download``)."""
     if isinstance(served, RemoteFile):
         return _redirect(served)
-    name = served.path.rsplit("/", 1)[-1]
+    name = name or served.path.rsplit("/", 1)[-1]
     validators = Validators(served.etag, served.last_modified)
     headers = {
         "accept-ranges": "bytes",
         "etag": served.etag,
         "last-modified": http_date(served.last_modified),
         "digest": digest_header(served.adler32_hex, served.sha256),
-        "x-content-type-options": "nosniff",
-        **extra,
+        **stored_bytes_headers(name, download=download),
     }
     method = request.method
     status = validators.precondition(method, request.headers)
@@ -180,7 +229,7 @@ def eos_file(request: Request, path: str) -> Response:
     if not path or path.endswith("/"):
         raise HTTPException(404, "there is no file here: name one (directories are not listed)")
     served = _find(request, lambda files: files.public_file(EOS_STORE_PREFIX + path))
-    return _serve(request, served, {})
+    return _serve(request, served, download=False)
 
 
 def record_file(request: Request, recid: str, key: str) -> Response:
@@ -188,7 +237,7 @@ def record_file(request: Request, recid: str, key: str) -> Response:
         raise RecordNotFoundError(recid[:40])
     stored = portal(request).catalog.get(recid)
     served = _find(request, lambda files: files.record_file(stored, key))
-    return _serve(request, served, {"content-disposition": attachment(key)})
+    return _serve(request, served, key, download=True)
 
 
 def _add_routes(path: str, endpoint: Callable[..., Response], summary: str, **options: Any) -> None:
