@@ -339,3 +339,61 @@ def test_bad_or_missing_bytes_here_send_to_the_origin_when_there_is_one(
     assert isinstance(mirrored.public_file(added.path), ServedFile)
     store.remove(added.path)
     assert mirrored.public_file(added.path) == origin
+
+
+# -- every version keeps serving the bytes it names --------------------------------------------
+
+
+def test_an_older_versions_replaced_file_is_still_served_with_its_own_bytes(
+    service: FileService, catalog: Catalog, samples: dict[str, bytes]
+) -> None:
+    """Issue 11, item 7: the public-file check looked at the current version only, so the file
+    an older version names (and its page links, and its API calls ``online``) answered 404."""
+    (_, first), (_, second) = list(samples.items())[:2]
+    old = service.add(PARENT, [("sample.root", chunked(first))])
+    new = service.add(PARENT, [("sample.root", chunked(second))])
+    assert new.version == old.version + 1
+    old_uri = old.files[0].entry["uri"]
+    before = catalog.get(PARENT, old.version)
+    assert [f["uri"] for f in before.metadata["files"] if file_key(f) == "sample.root"] == [
+        old_uri
+    ]
+    assert catalog.uri_is_public(old_uri)
+    served = service.public_file(old.files[0].path)
+    assert isinstance(served, ServedFile)
+    assert (served.size, served.checksum) == (len(first), adler32(first))
+    with service.reader(served) as reader:
+        assert reader.read() == first
+    # What the older version says of its files is what is served.
+    uris = [str(f["uri"]) for f in before.metadata["files"]]
+    assert service.availability(uris)[uris.index(old_uri)] == "online"
+    # ...and the current version serves its own bytes under the same key.
+    current = service.record_file(catalog.get(PARENT), "sample.root")
+    assert isinstance(current, ServedFile) and current.checksum == adler32(second)
+    older = service.record_file(before, "sample.root")
+    assert isinstance(older, ServedFile) and older.checksum == adler32(first)
+    # Neither the old bytes nor the new are orphans: fixity keeps both.
+    report = service.fixity()
+    assert report.ok and report.orphans == [] and report.checked == 2
+    assert sorted(o.path for o in service.store.walk()) == sorted(
+        [old.files[0].path, new.files[0].path]
+    )
+
+
+def test_a_file_of_an_older_version_stays_hidden_while_the_record_is_embargoed(
+    catalog: Catalog, store: Store, samples: dict[str, bytes]
+) -> None:
+    service = FileService(catalog, store)
+    embargoed = catalog.get(PARENT).metadata | {"recid": "990501", "release_date": "2999-01-01"}
+    embargoed.pop("doi")
+    embargoed.pop("files", None)
+    catalog.write([validate_record(embargoed)])
+    (_, first), (_, second) = list(samples.items())[:2]
+    old = service.add("990501", [("sample.root", [first])]).files[0]
+    service.add("990501", [("sample.root", [second])])
+    assert not catalog.uri_is_public(old.entry["uri"])
+    with pytest.raises(FileNotServedError):
+        service.public_file(old.path)
+    # A record's URI is named by it, embargoed or not: its bytes are never orphans.
+    assert catalog.named_uris([old.entry["uri"], "root://x//nowhere"]) == {old.entry["uri"]}
+    assert service.orphans() == []
