@@ -6,14 +6,16 @@ Bytes are real CMS samples from ../shared/anchors/cms-samples; records are real 
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import zlib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from openhep.catalog import Catalog, RecordNotFoundError, file_key
+from openhep.catalog import Catalog, PendingWriteLostError, RecordNotFoundError, file_key
 from openhep.model import validate_record
 from openhep.storage import (
     ChecksumMismatchError,
@@ -355,9 +357,7 @@ def test_an_older_versions_replaced_file_is_still_served_with_its_own_bytes(
     assert new.version == old.version + 1
     old_uri = old.files[0].entry["uri"]
     before = catalog.get(PARENT, old.version)
-    assert [f["uri"] for f in before.metadata["files"] if file_key(f) == "sample.root"] == [
-        old_uri
-    ]
+    assert [f["uri"] for f in before.metadata["files"] if file_key(f) == "sample.root"] == [old_uri]
     assert catalog.uri_is_public(old_uri)
     served = service.public_file(old.files[0].path)
     assert isinstance(served, ServedFile)
@@ -397,3 +397,103 @@ def test_a_file_of_an_older_version_stays_hidden_while_the_record_is_embargoed(
     # A record's URI is named by it, embargoed or not: its bytes are never orphans.
     assert catalog.named_uris([old.entry["uri"], "root://x//nowhere"]) == {old.entry["uri"]}
     assert service.orphans() == []
+
+
+# -- orphans: bytes no record names ---------------------------------------------------------------
+
+
+def test_bytes_nothing_names_under_our_prefix_are_orphans_and_others_are_left(
+    service: FileService, catalog: Catalog, samples: dict[str, bytes]
+) -> None:
+    """Bytes from before the journal (written straight to the store) are found by listing the
+    prefix this instance writes to; files elsewhere are the operator's and never touched."""
+    (name, first), (_, second) = list(samples.items())[:2]
+    named = service.add(PARENT, [(name, [first])]).files[0]
+    stray = f"eos/opendata/openhep/{PARENT}/0123456789ab/{name}"
+    service.store.write(stray, [second])
+    elsewhere = f"eos/opendata/cms/staging/{name}"
+    service.store.write(elsewhere, [second])
+    kept = service.fixity(keep_orphans=True)
+    assert not kept.ok and kept.problems == []
+    assert [(o.path, o.size, o.reason, o.removed) for o in kept.orphans] == [
+        (stray, len(second), "unnamed", False)
+    ]
+    assert kept.as_dict()["orphans"][0]["path"] == stray
+    assert kept.as_dict()["orphan_bytes"] == len(second)
+    assert service.store.stat(stray) is not None
+    removed = service.fixity()
+    assert [(o.path, o.removed) for o in removed.orphans] == [(stray, True)]
+    assert sorted(o.path for o in service.store.walk()) == sorted([named.path, elsewhere])
+    assert service.fixity().ok
+
+
+def test_a_running_add_is_never_an_orphan_and_a_failed_one_leaves_nothing(
+    service: FileService, catalog: Catalog, samples: dict[str, bytes]
+) -> None:
+    name, data = next(iter(samples.items()))
+    path = f"eos/opendata/openhep/{PARENT}/fedcba987654/{name}"
+    with pytest.raises(RuntimeError, match="stop"), service.journal([path]) as journal:
+        service.store_file(path, chunked(data), journal=journal)
+        assert [p.path for p in catalog.pending] == [path]
+        # This process writes it and runs: whatever the grace, nothing of it is an orphan.
+        assert service.orphans(grace=0) == [] and service.fixity(grace=0).ok
+        assert service.store.stat(path) is not None
+        raise RuntimeError("stop")
+    assert service.store.stat(path) is None
+    assert list(catalog.pending) == [] and service.store.partials() == []
+
+
+def test_an_add_taken_for_abandoned_cannot_complete(
+    service: FileService, catalog: Catalog, samples: dict[str, bytes]
+) -> None:
+    """The recovery removes a pending row before its bytes: a slow writer that comes back
+    finds its rows gone and changes nothing (the bytes are not named by anyone)."""
+    name, data = next(iter(samples.items()))
+    before = catalog.get(PARENT)
+    path = f"eos/opendata/openhep/{PARENT}/00aa11bb22cc/{name}"
+    with (
+        pytest.raises(PendingWriteLostError, match="taken for abandoned"),
+        service.journal([path]) as journal,
+    ):
+        added = service.store_file(path, [data], key=name, journal=journal)
+        [entry] = list(catalog.pending)
+        assert catalog.pending.forget(entry)
+        assert not catalog.pending.forget(entry)  # once
+        service.attach(PARENT, [added.entry], [added], pending=journal.paths)
+    assert catalog.get(PARENT) == before
+    assert catalog.replicas.get(path) is None
+    assert service.store.stat(path) is None
+
+
+def test_another_machines_write_is_abandoned_after_the_grace_period(
+    service: FileService, catalog: Catalog, samples: dict[str, bytes]
+) -> None:
+    """A writer on another node cannot be asked whether it runs: its last sign of life and
+    the grace period decide."""
+    name, data = next(iter(samples.items()))
+    path = f"eos/opendata/openhep/{PARENT}/99aa11bb22cc/{name}"
+    writer = json.dumps(
+        {
+            "host": "node-2.example.org",
+            "boot": "x",
+            "pidns": "y",
+            "pid": 1,
+            "start": "1",
+            "command": "openhep serve",
+        }
+    )
+    silent_since = datetime.now(UTC) - timedelta(minutes=20)
+    catalog.pending.begin([path], operation="op", writer=writer, now=silent_since)
+    service.store.write(path, [data])
+    assert service.remove_abandoned(grace=3600) == []
+    assert service.fixity(grace=3600).orphans == []  # pending: not unnamed either
+    [orphan] = service.remove_abandoned()  # the default grace, 15 minutes
+    assert (orphan.path, orphan.size, orphan.reason, orphan.removed) == (
+        path,
+        len(data),
+        "abandoned",
+        True,
+    )
+    assert orphan.writer == "openhep serve (pid 1 on node-2.example.org)"
+    assert orphan.since is not None and abs(orphan.since - silent_since) < timedelta(seconds=1)
+    assert service.store.stat(path) is None and list(catalog.pending) == []
