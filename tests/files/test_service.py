@@ -9,6 +9,7 @@ import hashlib
 import json
 import threading
 import zlib
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -497,3 +498,39 @@ def test_another_machines_write_is_abandoned_after_the_grace_period(
     assert orphan.writer == "openhep serve (pid 1 on node-2.example.org)"
     assert orphan.since is not None and abs(orphan.since - silent_since) < timedelta(seconds=1)
     assert service.store.stat(path) is None and list(catalog.pending) == []
+
+
+def test_a_writer_says_it_is_alive_and_stops_once_taken_for_abandoned(
+    service: FileService,
+    catalog: Catalog,
+    samples: dict[str, bytes],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While bytes stream, the journal hears from the writer (here at every chunk); a writer
+    whose rows were removed by a recovery elsewhere stops at its next sign of life."""
+    from openhep.storage import _journal
+
+    monkeypatch.setattr(_journal, "HEARTBEAT_SECONDS", 0.0)
+    name, data = max(samples.items(), key=lambda item: len(item[1]))
+    assert len(data) > 5 * 50_000
+    before = catalog.get(PARENT)
+    heard: list[int] = []
+
+    def chunks(forget_after: int | None) -> Iterator[bytes]:
+        for i, piece in enumerate(chunked(data, 50_000)):
+            if i and forget_after is None:
+                [entry] = list(catalog.pending)
+                heard.append(entry.written)
+            if forget_after is not None and i == forget_after:
+                [entry] = list(catalog.pending)
+                assert catalog.pending.forget(entry)
+            yield piece
+
+    with pytest.raises(PendingWriteLostError):
+        service.add(PARENT, [(name, chunks(forget_after=2))])
+    assert catalog.get(PARENT) == before
+    assert list(service.store.walk()) == [] and service.store.partials() == []
+    assert list(catalog.pending) == []
+    service.add(PARENT, [(name, chunks(forget_after=None))])
+    assert heard == sorted(heard) and heard[-1] >= len(data) - 2 * 50_000 > 0
+    assert list(catalog.pending) == []
