@@ -11,12 +11,12 @@ rows and makes their removal and the write that completes them exclude each othe
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from openhep.catalog._schema import pending_writes
 
@@ -58,7 +58,7 @@ def complete_pending(conn: Connection, paths: Sequence[str]) -> None:
 class PendingWrites:
     """Reading and changing the journal (each call its own committed transaction)."""
 
-    def __init__(self, engine: Any, writer: Any) -> None:
+    def __init__(self, engine: Engine, writer: Any) -> None:
         self.engine = engine
         self._writer = writer  # a context manager yielding a connection in a write transaction
 
@@ -95,7 +95,7 @@ class PendingWrites:
             )
         return bool(alive)
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[PendingWrite]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(pending_writes).order_by(pending_writes.c.path)).all()
         return iter(
