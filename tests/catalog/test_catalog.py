@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from openhep.catalog import (
     Catalog,
@@ -19,7 +20,13 @@ from openhep.catalog import (
     RecordNotFoundError,
     Replica,
 )
-from openhep.catalog._engine import current_revision, head_revision
+from openhep.catalog._engine import (
+    WRITE,
+    _alembic_config,
+    current_revision,
+    head_revision,
+    upgrade,
+)
 from openhep.catalog._ingest import ingest
 from openhep.catalog._schema import metadata
 from openhep.model import validate_record
@@ -259,3 +266,60 @@ def test_a_record_keeps_its_experiments_unless_the_writer_allows_a_change(
     assert catalog.write([atlas], now=NOW).updated == ["1"]
     assert catalog.get("1").metadata["experiment"] == ["ATLAS"]
     assert catalog.get("1", version=1).metadata["experiment"] == ["CMS"]
+
+
+def _file(name: str, size: int = 10) -> dict[str, Any]:
+    return {
+        "uri": f"root://eospublic.cern.ch//eos/opendata/openhep/900001/x/{name}",
+        "size": size,
+        "checksum": "adler32:0000abcd",
+        "key": name,
+    }
+
+
+def test_files_an_older_version_names_stay_public_and_named(catalog: Catalog) -> None:
+    """Issue 11, item 7: whether a file may be served looked at the current version only."""
+    a, b, c = _file("a.root"), _file("b.root"), _file("c.root")
+    write(catalog, record(files=[a, b]))
+    write(catalog, record(files=[b, c]))
+    assert [f["uri"] for f in catalog.files("900001")] == [b["uri"], c["uri"]]
+    assert all(catalog.uri_is_public(f["uri"], now=NOW) for f in (a, b, c))
+    assert not catalog.uri_is_public(a["uri"] + ".other", now=NOW)
+    assert catalog.named_uris([a["uri"], c["uri"], "root://x//y"]) == {a["uri"], c["uri"]}
+    # Named again, then dropped again: still one former file, of the last version naming it.
+    write(catalog, record(files=[a, c]))
+    write(catalog, record(files=[c]))
+    assert all(catalog.uri_is_public(f["uri"], now=NOW) for f in (a, b, c))
+    with catalog.engine.connect() as conn:
+        rows = conn.execute(text("SELECT uri, version FROM former_files ORDER BY uri")).all()
+    assert [(r.uri.rsplit("/", 1)[1], r.version) for r in rows] == [("a.root", 3), ("b.root", 2)]
+    # An embargoed record's files, former or current, are not public until its release.
+    embargoed = {**record("900002", release_date="2999-01-01"), "files": [a]}
+    write(catalog, embargoed)
+    write(catalog, {**embargoed, "files": []})
+    with catalog.engine.connect() as conn:
+        count = conn.execute(
+            text("SELECT COUNT(*) FROM former_files WHERE recid = '900002'")
+        ).scalar_one()
+    assert count == 1
+
+
+def test_the_migration_finds_the_former_files_of_versions_stored_before_it(
+    catalog: Catalog,
+) -> None:
+    a, b = _file("a.root"), _file("b.root")
+    write(catalog, record(files=[a, b]))
+    write(catalog, record(files=[b]))
+    write(catalog, record("900003", files=[a]))
+    config = _alembic_config()
+    with catalog.engine.connect().execution_options(**{WRITE: True}) as conn, conn.begin():
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0005")
+    assert "former_files" not in inspect(catalog.engine).get_table_names()
+    upgrade(catalog.engine)
+    with catalog.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT recid, uri, size, checksum, version FROM former_files")
+        ).all()
+    assert [tuple(r) for r in rows] == [("900001", a["uri"], 10, "adler32:0000abcd", 1)]
+    assert catalog.uri_is_public(a["uri"], now=NOW) and catalog.uri_is_public(b["uri"], now=NOW)

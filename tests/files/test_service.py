@@ -6,14 +6,17 @@ Bytes are real CMS samples from ../shared/anchors/cms-samples; records are real 
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import zlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from openhep.catalog import Catalog, RecordNotFoundError, file_key
+from openhep.catalog import Catalog, PendingWriteLostError, RecordNotFoundError, file_key
 from openhep.model import validate_record
 from openhep.storage import (
     ChecksumMismatchError,
@@ -339,3 +342,195 @@ def test_bad_or_missing_bytes_here_send_to_the_origin_when_there_is_one(
     assert isinstance(mirrored.public_file(added.path), ServedFile)
     store.remove(added.path)
     assert mirrored.public_file(added.path) == origin
+
+
+# -- every version keeps serving the bytes it names --------------------------------------------
+
+
+def test_an_older_versions_replaced_file_is_still_served_with_its_own_bytes(
+    service: FileService, catalog: Catalog, samples: dict[str, bytes]
+) -> None:
+    """Issue 11, item 7: the public-file check looked at the current version only, so the file
+    an older version names (and its page links, and its API calls ``online``) answered 404."""
+    (_, first), (_, second) = list(samples.items())[:2]
+    old = service.add(PARENT, [("sample.root", chunked(first))])
+    new = service.add(PARENT, [("sample.root", chunked(second))])
+    assert new.version == old.version + 1
+    old_uri = old.files[0].entry["uri"]
+    before = catalog.get(PARENT, old.version)
+    assert [f["uri"] for f in before.metadata["files"] if file_key(f) == "sample.root"] == [old_uri]
+    assert catalog.uri_is_public(old_uri)
+    served = service.public_file(old.files[0].path)
+    assert isinstance(served, ServedFile)
+    assert (served.size, served.checksum) == (len(first), adler32(first))
+    with service.reader(served) as reader:
+        assert reader.read() == first
+    # What the older version says of its files is what is served.
+    uris = [str(f["uri"]) for f in before.metadata["files"]]
+    assert service.availability(uris)[uris.index(old_uri)] == "online"
+    # ...and the current version serves its own bytes under the same key.
+    current = service.record_file(catalog.get(PARENT), "sample.root")
+    assert isinstance(current, ServedFile) and current.checksum == adler32(second)
+    older = service.record_file(before, "sample.root")
+    assert isinstance(older, ServedFile) and older.checksum == adler32(first)
+    # Neither the old bytes nor the new are orphans: fixity keeps both.
+    report = service.fixity()
+    assert report.ok and report.orphans == [] and report.checked == 2
+    assert sorted(o.path for o in service.store.walk()) == sorted(
+        [old.files[0].path, new.files[0].path]
+    )
+
+
+def test_a_file_of_an_older_version_stays_hidden_while_the_record_is_embargoed(
+    catalog: Catalog, store: Store, samples: dict[str, bytes]
+) -> None:
+    service = FileService(catalog, store)
+    embargoed = catalog.get(PARENT).metadata | {"recid": "990501", "release_date": "2999-01-01"}
+    embargoed.pop("doi")
+    embargoed.pop("files", None)
+    catalog.write([validate_record(embargoed)])
+    (_, first), (_, second) = list(samples.items())[:2]
+    old = service.add("990501", [("sample.root", [first])]).files[0]
+    service.add("990501", [("sample.root", [second])])
+    assert not catalog.uri_is_public(old.entry["uri"])
+    with pytest.raises(FileNotServedError):
+        service.public_file(old.path)
+    # A record's URI is named by it, embargoed or not: its bytes are never orphans.
+    assert catalog.named_uris([old.entry["uri"], "root://x//nowhere"]) == {old.entry["uri"]}
+    assert service.orphans() == []
+
+
+# -- orphans: bytes no record names ---------------------------------------------------------------
+
+
+def test_bytes_nothing_names_under_our_prefix_are_orphans_and_others_are_left(
+    service: FileService, catalog: Catalog, samples: dict[str, bytes]
+) -> None:
+    """Bytes from before the journal (written straight to the store) are found by listing the
+    prefix this instance writes to; files elsewhere are the operator's and never touched."""
+    (name, first), (_, second) = list(samples.items())[:2]
+    named = service.add(PARENT, [(name, [first])]).files[0]
+    stray = f"eos/opendata/openhep/{PARENT}/0123456789ab/{name}"
+    service.store.write(stray, [second])
+    elsewhere = f"eos/opendata/cms/staging/{name}"
+    service.store.write(elsewhere, [second])
+    kept = service.fixity(keep_orphans=True)
+    assert not kept.ok and kept.problems == []
+    assert [(o.path, o.size, o.reason, o.removed) for o in kept.orphans] == [
+        (stray, len(second), "unnamed", False)
+    ]
+    assert kept.as_dict()["orphans"][0]["path"] == stray
+    assert kept.as_dict()["orphan_bytes"] == len(second)
+    assert service.store.stat(stray) is not None
+    removed = service.fixity()
+    assert [(o.path, o.removed) for o in removed.orphans] == [(stray, True)]
+    assert sorted(o.path for o in service.store.walk()) == sorted([named.path, elsewhere])
+    assert service.fixity().ok
+
+
+def test_a_running_add_is_never_an_orphan_and_a_failed_one_leaves_nothing(
+    service: FileService, catalog: Catalog, samples: dict[str, bytes]
+) -> None:
+    name, data = next(iter(samples.items()))
+    path = f"eos/opendata/openhep/{PARENT}/fedcba987654/{name}"
+    with pytest.raises(RuntimeError, match="stop"), service.journal([path]) as journal:
+        service.store_file(path, chunked(data), journal=journal)
+        assert [p.path for p in catalog.pending] == [path]
+        # This process writes it and runs: whatever the grace, nothing of it is an orphan.
+        assert service.orphans(grace=0) == [] and service.fixity(grace=0).ok
+        assert service.store.stat(path) is not None
+        raise RuntimeError("stop")
+    assert service.store.stat(path) is None
+    assert list(catalog.pending) == [] and service.store.partials() == []
+
+
+def test_an_add_taken_for_abandoned_cannot_complete(
+    service: FileService, catalog: Catalog, samples: dict[str, bytes]
+) -> None:
+    """The recovery removes a pending row before its bytes: a slow writer that comes back
+    finds its rows gone and changes nothing (the bytes are not named by anyone)."""
+    name, data = next(iter(samples.items()))
+    before = catalog.get(PARENT)
+    path = f"eos/opendata/openhep/{PARENT}/00aa11bb22cc/{name}"
+    with (
+        pytest.raises(PendingWriteLostError, match="taken for abandoned"),
+        service.journal([path]) as journal,
+    ):
+        added = service.store_file(path, [data], key=name, journal=journal)
+        [entry] = list(catalog.pending)
+        assert catalog.pending.forget(entry)
+        assert not catalog.pending.forget(entry)  # once
+        service.attach(PARENT, [added.entry], [added], pending=journal.paths)
+    assert catalog.get(PARENT) == before
+    assert catalog.replicas.get(path) is None
+    assert service.store.stat(path) is None
+
+
+def test_another_machines_write_is_abandoned_after_the_grace_period(
+    service: FileService, catalog: Catalog, samples: dict[str, bytes]
+) -> None:
+    """A writer on another node cannot be asked whether it runs: its last sign of life and
+    the grace period decide."""
+    name, data = next(iter(samples.items()))
+    path = f"eos/opendata/openhep/{PARENT}/99aa11bb22cc/{name}"
+    writer = json.dumps(
+        {
+            "host": "node-2.example.org",
+            "boot": "x",
+            "pidns": "y",
+            "pid": 1,
+            "start": "1",
+            "command": "openhep serve",
+        }
+    )
+    silent_since = datetime.now(UTC) - timedelta(minutes=20)
+    catalog.pending.begin([path], operation="op", writer=writer, now=silent_since)
+    service.store.write(path, [data])
+    assert service.remove_abandoned(grace=3600) == []
+    assert service.fixity(grace=3600).orphans == []  # pending: not unnamed either
+    [orphan] = service.remove_abandoned()  # the default grace, 15 minutes
+    assert (orphan.path, orphan.size, orphan.reason, orphan.removed) == (
+        path,
+        len(data),
+        "abandoned",
+        True,
+    )
+    assert orphan.writer == "openhep serve (pid 1 on node-2.example.org)"
+    assert orphan.since is not None and abs(orphan.since - silent_since) < timedelta(seconds=1)
+    assert service.store.stat(path) is None and list(catalog.pending) == []
+
+
+def test_a_writer_says_it_is_alive_and_stops_once_taken_for_abandoned(
+    service: FileService,
+    catalog: Catalog,
+    samples: dict[str, bytes],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While bytes stream, the journal hears from the writer (here at every chunk); a writer
+    whose rows were removed by a recovery elsewhere stops at its next sign of life."""
+    from openhep.storage import _journal
+
+    monkeypatch.setattr(_journal, "HEARTBEAT_SECONDS", 0.0)
+    name, data = max(samples.items(), key=lambda item: len(item[1]))
+    assert len(data) > 5 * 50_000
+    before = catalog.get(PARENT)
+    heard: list[int] = []
+
+    def chunks(forget_after: int | None) -> Iterator[bytes]:
+        for i, piece in enumerate(chunked(data, 50_000)):
+            if i and forget_after is None:
+                [entry] = list(catalog.pending)
+                heard.append(entry.written)
+            if forget_after is not None and i == forget_after:
+                [entry] = list(catalog.pending)
+                assert catalog.pending.forget(entry)
+            yield piece
+
+    with pytest.raises(PendingWriteLostError):
+        service.add(PARENT, [(name, chunks(forget_after=2))])
+    assert catalog.get(PARENT) == before
+    assert list(service.store.walk()) == [] and service.store.partials() == []
+    assert list(catalog.pending) == []
+    service.add(PARENT, [(name, chunks(forget_after=None))])
+    assert heard == sorted(heard) and heard[-1] >= len(data) - 2 * 50_000 > 0
+    assert list(catalog.pending) == []

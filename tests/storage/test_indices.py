@@ -25,6 +25,7 @@ from openhep.storage import (
     FileService,
     FileTooLargeError,
     LocalStore,
+    RemoteFile,
     Store,
     UnsafePathError,
     add_file_index,
@@ -435,3 +436,25 @@ def test_files_index_expand_command(
     both = runner.invoke(app, ["files", "index", "1", "--expand", "--from-dir", str(tmp_path)])
     assert both.exit_code == 2
     assert runner.invoke(app, ["files", "index", "1"]).exit_code == 2
+
+
+def test_the_files_a_replaced_index_listed_stay_served(
+    service: FileService, catalog: Catalog, sample_dir: Path
+) -> None:
+    """An older version names its file index, whose files stay served after the index of the
+    same name is replaced by one listing others (issue 11, item 7)."""
+    first = add_file_index(service, PARENT, sample_dir, name="samples")
+    (sample_dir / "README.txt").unlink()
+    again = add_file_index(service, PARENT, sample_dir, name="samples")
+    dropped = [f for f in first.files if f.entry["key"] == "README.txt"]
+    assert len(dropped) == 1
+    uri = dropped[0].entry["uri"]
+    assert uri not in [e["uri"] for e in catalog.file_index_entries(PARENT)]
+    assert catalog.uri_is_public(uri)
+    served = service.public_file(dropped[0].path)
+    assert not isinstance(served, RemoteFile) and served.checksum == dropped[0].entry["checksum"]
+    # Every file either index lists, and both indices' files, are kept: no orphans.
+    report = service.fixity()
+    assert report.ok, report.as_dict()
+    kept = {o.path for o in service.store.walk()}
+    assert {f.path for f in [*first.files, *first.index_files, *again.files]} <= kept

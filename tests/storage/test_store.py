@@ -234,7 +234,15 @@ def test_a_killed_writer_leaves_no_visible_file(store: Store) -> None:
     assert writer.returncode == -signal.SIGKILL
     assert store.stat("killed/file.root") is None
     assert list(store.walk()) == []
-    # The partial write stays out of sight until collected.
+    # The partial write stays out of sight, but can be found by the path it was for.
+    [partial] = store.partials()
+    assert partial.path.startswith(".partial/") and partial.size >= 4 << 20
+    assert store.partials("killed/file.root") == [partial]
+    assert store.partials("killed/other.root") == []
+    for bad in ("../x", ".partial/../../x", "killed/file.root", ".partial/now-1"):
+        with pytest.raises(UnsafePathError):
+            store.discard_partial(bad)
+    assert store.partials() == [partial]
     assert store.remove_partial(older_than_seconds=3600) == 0
     assert store.remove_partial(older_than_seconds=0) == 1
     assert store.remove_partial(older_than_seconds=0) == 0
@@ -333,3 +341,18 @@ def test_a_large_file_streams_in_constant_memory(store: Store, sample: bytes) ->
     # A few chunks in flight, never the file: 64 MiB through at most 16 MiB of Python memory.
     assert write_peak < 16 * MiB, write_peak
     assert read_peak < 16 * MiB, read_peak
+
+
+def test_a_partial_write_can_be_discarded_by_the_name_partials_gives(store: Store) -> None:
+    def stalled() -> Iterator[bytes]:
+        yield b"p" * 1000
+        [partial] = store.partials("half/file.root")
+        assert partial.size in (0, 1000)  # XRootD sends in pieces: maybe nothing yet
+        store.discard_partial(partial.path)
+        assert store.partials() == []
+        yield b"q"
+
+    # The writer whose partial write was removed under it fails, and nothing appears.
+    with pytest.raises(OSError):
+        store.write("half/file.root", stalled())
+    assert store.stat("half/file.root") is None and store.partials() == []

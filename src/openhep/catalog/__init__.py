@@ -23,6 +23,7 @@ from openhep.catalog._documents import (
     StoredDocument,
     read_documents,
 )
+from openhep.catalog._pending import PendingWrite, PendingWriteLostError
 from openhep.catalog._replicas import Replica, ReplicaState
 from openhep.catalog._tokens import TOKEN_PREFIX, TokenInfo
 
@@ -36,6 +37,8 @@ __all__ = [
     "DocumentSourceError",
     "DocumentSummary",
     "DocumentsResult",
+    "PendingWrite",
+    "PendingWriteLostError",
     "RecordNotFoundError",
     "Replica",
     "ReplicaState",

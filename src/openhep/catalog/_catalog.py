@@ -17,8 +17,16 @@ from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, sele
 
 from openhep.catalog._documents import Documents
 from openhep.catalog._engine import WRITE, make_engine, upgrade
+from openhep.catalog._pending import PendingWrites, complete_pending
 from openhep.catalog._replicas import Replica, Replicas, put_replicas
-from openhep.catalog._schema import changelog, file_index_entries, files, record_versions, records
+from openhep.catalog._schema import (
+    changelog,
+    file_index_entries,
+    files,
+    former_files,
+    record_versions,
+    records,
+)
 from openhep.catalog._tokens import Tokens
 from openhep.model import Record
 from openhep.settings import Settings
@@ -136,13 +144,71 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _put_file_index_entries(
-    conn: Connection, entries: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]]
+def _retire_files(
+    conn: Connection, recid: str, dropped: Mapping[str, tuple[int, str]], version: int
 ) -> None:
-    """Replace the contents of the file indices named, inside the caller's transaction."""
+    """Keep the files (uri -> size, checksum) that version ``version`` of ``recid`` named and
+    the next one does not as *former files*: an older version still names them, so they stay
+    served (:meth:`Catalog.uri_is_public`) and are never taken for orphans."""
+    if not dropped:
+        return
+    uris = list(dropped)
+    held: set[str] = set()
+    for chunk in _chunks(uris):
+        held.update(
+            conn.execute(
+                select(former_files.c.uri).where(
+                    former_files.c.recid == recid, former_files.c.uri.in_(chunk)
+                )
+            ).scalars()
+        )
+    if held:
+        for chunk in _chunks(list(held)):
+            conn.execute(
+                update(former_files)
+                .where(former_files.c.recid == recid, former_files.c.uri.in_(chunk))
+                .values(version=version)
+            )
+    rows = [
+        {"recid": recid, "uri": uri, "size": size, "checksum": checksum, "version": version}
+        for uri, (size, checksum) in dropped.items()
+        if uri not in held
+    ]
+    for chunk in _chunks(rows):
+        conn.execute(insert(former_files), list(chunk))
+
+
+def _current_version(conn: Connection, recid: str) -> int:
+    return int(conn.execute(select(records.c.version).where(records.c.recid == recid)).scalar_one())
+
+
+def _put_file_index_entries(
+    conn: Connection,
+    entries: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]],
+    updated: Sequence[str] = (),
+) -> None:
+    """Replace the contents of the file indices named, inside the caller's transaction; what
+    a replaced index listed and the new one does not becomes the record's former files (the
+    version before names it)."""
     rows: list[dict[str, Any]] = []
     for recid, indices in entries.items():
         for index_key, listed in indices.items():
+            kept = {str(entry["uri"]) for entry in listed}
+            old = conn.execute(
+                select(
+                    file_index_entries.c.uri,
+                    file_index_entries.c.size,
+                    file_index_entries.c.checksum,
+                ).where(
+                    (file_index_entries.c.recid == recid)
+                    & (file_index_entries.c.index_key == index_key)
+                )
+            ).all()
+            dropped = {r.uri: (int(r.size), r.checksum) for r in old if r.uri not in kept}
+            if dropped:
+                # The last version that listed them: the one before, if this write made one.
+                version = _current_version(conn, recid) - (1 if recid in updated else 0)
+                _retire_files(conn, recid, dropped, max(1, version))
             conn.execute(
                 delete(file_index_entries).where(
                     (file_index_entries.c.recid == recid)
@@ -186,6 +252,7 @@ class Catalog:
         self._probe: Any = None
         self._probe_lock = threading.Lock()
         self.replicas = Replicas(engine, self.transaction)
+        self.pending = PendingWrites(engine, self.transaction)
         self.tokens = Tokens(engine, self.transaction)
         self.documents = Documents(engine, self.transaction)
 
@@ -231,6 +298,7 @@ class Catalog:
         expect_versions: dict[str, int] | None = None,
         file_index_entries: Mapping[str, Mapping[str, Sequence[Mapping[str, Any]]]] | None = None,
         keep_experiments: bool = False,
+        pending: Sequence[str] = (),
     ) -> WriteResult:
         """Store a batch in one transaction: all of it lands, or none of it.
 
@@ -244,7 +312,9 @@ class Catalog:
         transaction; indices not named keep theirs. With ``keep_experiments``, a record whose
         experiments differ from its current version's raises :class:`CatalogConflictError`
         (ingest checks this first and says how to override; this guards against a writer in
-        between).
+        between). ``pending`` are store paths whose journal rows (:attr:`pending`) this write
+        completes: they are removed in the same transaction, and if any is gone (the write was
+        taken for abandoned and its bytes removed) :class:`PendingWriteLostError` rolls it back.
         """
         now = now or _now()
         result = WriteResult()
@@ -256,8 +326,9 @@ class Catalog:
                 if progress is not None:
                     progress(len(chunk))
             put_replicas(conn, replicas)
+            complete_pending(conn, pending)
             if file_index_entries:
-                _put_file_index_entries(conn, file_index_entries)
+                _put_file_index_entries(conn, file_index_entries, result.updated)
         return result
 
     def _check_versions(self, conn: Connection, expected: dict[str, int]) -> None:
@@ -369,6 +440,7 @@ class Catalog:
                 changed_rows,
             )
             stale = [r["b_recid"] for r in changed_rows]
+            self._retire_replaced_files(conn, stale, version_rows)
             conn.execute(delete(files).where(files.c.recid.in_(stale)))
         if version_rows:
             conn.execute(insert(record_versions), version_rows)
@@ -377,6 +449,25 @@ class Catalog:
         if log_rows:
             conn.execute(insert(changelog), log_rows)
         return result
+
+    def _retire_replaced_files(
+        self, conn: Connection, recids: Sequence[str], version_rows: Sequence[dict[str, Any]]
+    ) -> None:
+        """Before the ``files`` rows of ``recids`` are replaced by their new versions': keep
+        those the new version no longer lists as former files of the version before."""
+        new_versions = {r["recid"]: r for r in version_rows}
+        old: dict[str, dict[str, tuple[int, str]]] = {}
+        for chunk in _chunks(list(recids)):
+            query = select(files.c.recid, files.c.uri, files.c.size, files.c.checksum).where(
+                files.c.recid.in_(chunk)
+            )
+            for row in conn.execute(query):
+                old.setdefault(row.recid, {})[row.uri] = (int(row.size), row.checksum)
+        for recid, listed in old.items():
+            new = new_versions[recid]
+            kept = {str(f["uri"]) for f in orjson.loads(new["metadata_json"]).get("files", ())}
+            dropped = {uri: v for uri, v in listed.items() if uri not in kept}
+            _retire_files(conn, recid, dropped, int(new["version"]) - 1)
 
     def _check_dois(self, conn: Connection, batch: list[Record]) -> None:
         owners = _doi_owners(conn, [r.doi for r in batch if r.doi])
@@ -562,8 +653,10 @@ class Catalog:
         return found
 
     def uri_is_public(self, uri: str, *, now: datetime | None = None) -> bool:
-        """Whether a public record's current version lists ``uri`` (in ``files`` or in one of
-        its file indices): the files of embargoed records are not served before their release.
+        """Whether a version of a public record lists ``uri`` (in ``files`` or in one of its
+        file indices): the current one, or an older one (its *former files*: every version
+        keeps serving the bytes it names). The files of embargoed records are not served
+        before their release.
         """
         public = self._public(now or _now())
         listed = (
@@ -578,11 +671,25 @@ class Catalog:
             .where(file_index_entries.c.uri == uri, public)
             .limit(1)
         )
+        former = (
+            select(former_files.c.recid)
+            .join(records, records.c.recid == former_files.c.recid)
+            .where(former_files.c.uri == uri, public)
+            .limit(1)
+        )
         with self.engine.connect() as conn:
-            return (
-                conn.execute(listed).first() is not None
-                or conn.execute(indexed).first() is not None
-            )
+            return any(conn.execute(q).first() is not None for q in (listed, indexed, former))
+
+    def named_uris(self, uris: Sequence[str]) -> set[str]:
+        """Those of ``uris`` that some version of some record names (embargoed ones too), in
+        its ``files[]`` or a file index: bytes there belong to a record, never to nobody."""
+        found: set[str] = set()
+        wanted = list(dict.fromkeys(uris))
+        with self.engine.connect() as conn:
+            for chunk in _chunks(wanted):
+                for column in (files.c.uri, file_index_entries.c.uri, former_files.c.uri):
+                    found.update(conn.execute(select(column).where(column.in_(chunk))).scalars())
+        return found
 
     def file_index_entries(self, recid: str, index_key: str | None = None) -> list[dict[str, Any]]:
         """The files a record's file indices list (or one index's), by index then position."""

@@ -1,5 +1,5 @@
 """The catalogue's tables: records, their versions, files, file indices, the change log,
-replicas, tokens and documentation pages."""
+replicas, pending writes, tokens and documentation pages."""
 
 from __future__ import annotations
 
@@ -125,6 +125,34 @@ replicas = Table(
     Column("stored_at", UTCDateTime, nullable=False),
     Column("checked_at", UTCDateTime, nullable=True),
     Column("detail", Text, nullable=True),
+)
+
+# The files an older version of a record names (in ``files[]`` or in a file index) that its
+# current version no longer does: a version keeps naming its bytes, so they stay served.
+former_files = Table(
+    "former_files",
+    metadata,
+    Column("recid", String(12), ForeignKey("records.recid"), primary_key=True),
+    Column("uri", Text, primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("checksum", String(80), nullable=False),
+    Column("version", Integer, nullable=False),  # the last version that named it
+    Index("ix_former_files_uri", "uri"),
+)
+
+# The journal of writes to the store that no record names yet: a row is committed before the
+# first byte of its path is written and removed in the transaction that names the file (or
+# once its bytes are gone), so what a killed writer left can be found and removed.
+pending_writes = Table(
+    "pending_writes",
+    metadata,
+    Column("path", String(1024), primary_key=True),
+    Column("operation", String(64), nullable=False),  # one add, upload or file index
+    Column("written", BigInteger, nullable=False),  # bytes written, as of ``alive_at``
+    Column("writer", Text, nullable=False),  # who writes: a JSON object (see storage)
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("alive_at", UTCDateTime, nullable=False),  # the writer's last sign of life
+    Index("ix_pending_writes_operation", "operation"),
 )
 
 # Counters bumped in the transaction that changes what they name ("replicas": a replica added,

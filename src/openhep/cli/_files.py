@@ -15,8 +15,10 @@ from openhep.model import RecordValidationError
 from openhep.settings import Settings
 from openhep.storage import (
     CHUNK_SIZE,
+    DEFAULT_GRACE_SECONDS,
     FileIndexError,
     FileService,
+    Orphan,
     add_file_index,
     expand_file_indices,
 )
@@ -40,17 +42,31 @@ NOTHING_ADDED = (ValueError, OSError)
 
 
 @contextmanager
-def file_service() -> Iterator[FileService]:
+def file_service(*, recover: bool = True) -> Iterator[FileService]:
+    """The files service of this instance; with ``recover``, what adds killed before they
+    completed left in the store is removed first (it reads the journal only: cheap)."""
     settings = Settings.from_env()
     catalog = Catalog.open(settings)
     try:
         service = FileService.open(settings, catalog)
         try:
+            if recover:
+                report_removed(service.remove_abandoned())
             yield service
         finally:
             service.close()
     finally:
         catalog.close()
+
+
+def report_removed(orphans: list[Orphan]) -> None:
+    removed = [o for o in orphans if o.removed]
+    if removed:
+        err.print(
+            f"removed {len(removed):,} orphaned file(s), {sum(o.size for o in removed):,} bytes,"
+            f" left by an add that never completed ({removed[0].writer})",
+            markup=False,
+        )
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -109,15 +125,39 @@ def fixity_command(
         int | None,
         typer.Option(min=1, help="Check this many files chosen at random instead of all."),
     ] = None,
+    keep_orphans: Annotated[
+        bool,
+        typer.Option(
+            "--keep-orphans", help="Only report orphans (files no record names); do not remove."
+        ),
+    ] = False,
+    grace: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Seconds an add on another machine may go without a sign of life before its"
+            " files count as orphans (an add of this machine counts once its process is gone).",
+        ),
+    ] = DEFAULT_GRACE_SECONDS,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Re-read stored files, compare size and adler32 with the catalogue, mark mismatches
-    corrupt (no longer served) and exit 1 if there is any."""
-    with file_service() as service:
-        report = service.fixity(sample=sample)
+    corrupt (no longer served) and exit 1 if there is any. Orphans (files in the store no
+    record names: left by adds killed before they completed) are listed and removed; exit 3
+    if there were some and nothing was corrupt."""
+    with file_service(recover=False) as service:
+        report = service.fixity(sample=sample, grace=grace, keep_orphans=keep_orphans)
     if as_json:
         emit_json(report.as_dict())
     else:
+        for orphan in report.orphans:
+            err.print(
+                f"orphan ({'removed' if orphan.removed else 'kept'}): {orphan.path},"
+                f" {orphan.size:,} bytes"
+                + (f"; written by {orphan.writer}" if orphan.writer else "")
+                + (f" from {orphan.since:%Y-%m-%d %H:%M:%S}" if orphan.since else ""),
+                markup=False,
+            )
         for problem in report.problems:
             err.print(
                 f"corrupt: {problem.path} ({problem.problem}): expected {problem.expected},"
@@ -128,11 +168,14 @@ def fixity_command(
         err.print(
             f"checked {report.checked:,} files ({report.bytes_read:,} bytes in "
             f"{report.seconds:.1f} s): {len(report.problems):,} corrupt, "
-            f"{report.registered:,} newly registered, {report.restored:,} restored",
+            f"{report.registered:,} newly registered, {report.restored:,} restored; "
+            f"{len(report.orphans):,} orphans ({sum(o.size for o in report.orphans):,} bytes)",
             markup=False,
         )
-    if not report.ok:
+    if report.problems:
         raise typer.Exit(1)
+    if report.orphans:
+        raise typer.Exit(3)
 
 
 @token_app.command("create")

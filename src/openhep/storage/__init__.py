@@ -11,8 +11,10 @@ from openhep.storage._indices import (
     index_txt,
     parse_index_json,
 )
+from openhep.storage._journal import DEFAULT_GRACE_SECONDS
 from openhep.storage._open import open_store
 from openhep.storage._origins import DEFAULT_ORIGINS, OriginRules, OriginRulesError
+from openhep.storage._orphans import Orphan
 from openhep.storage._paths import (
     DEFAULT_PREFIXES,
     PrefixRules,
@@ -47,6 +49,7 @@ from openhep.storage._store import (
 
 __all__ = [
     "CHUNK_SIZE",
+    "DEFAULT_GRACE_SECONDS",
     "DEFAULT_ORIGINS",
     "DEFAULT_PREFIXES",
     "AddResult",
@@ -68,6 +71,7 @@ __all__ = [
     "LocalStore",
     "OriginRules",
     "OriginRulesError",
+    "Orphan",
     "PrefixRules",
     "PublishResult",
     "RemoteFile",

@@ -11,7 +11,6 @@ same transaction as the record that names the index files.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import stat
@@ -25,9 +24,9 @@ import orjson
 
 from openhep.model import normalize_checksum, validate_record
 from openhep.storage._checksum import digest_chunks
-from openhep.storage._paths import UnsafePathError, store_path
+from openhep.storage._journal import JournaledWrite
+from openhep.storage._paths import ADDED_FILES_PREFIX, UnsafePathError, store_path
 from openhep.storage._service import (
-    ADDED_FILES_PREFIX,
     AddedFile,
     CorruptFileError,
     FileNotServedError,
@@ -172,7 +171,8 @@ def add_file_index(
     (``<name>_file_index.json``/``.txt``, ``name`` defaulting to the directory's name) are
     stored beside them and added to the record's ``files[]`` as one new version (an index of
     the same name is replaced); the listed files go to the catalogue in the same transaction.
-    Any failure removes every stored byte and leaves the record and its indices as they were.
+    Any failure removes every stored byte and leaves the record and its indices as they were;
+    a crash leaves them journaled (``FileService.journal``), for the next start to remove.
     """
     base = check_index_name(name if name is not None else directory.resolve().name)
     key = base + INDEX_SUFFIX
@@ -181,40 +181,36 @@ def add_file_index(
         raise FileIndexError(f"{directory}: holds no files to index")
     service.catalog.get(recid, include_embargoed=True)  # RecordNotFoundError before any write
     prefix = f"{ADDED_FILES_PREFIX}/{recid}/{uuid.uuid4().hex[:12]}"
-    written: list[AddedFile] = []
-    try:
+    index_paths = {ext: f"{prefix}/file-indexes/{key}.{ext}" for ext in INDEX_TYPES}
+    paths = [f"{prefix}/files/{relative}" for relative, _ in listed_paths]
+    with service.journal([*paths, *index_paths.values()]) as journal:
         listed: list[AddedFile] = []
-        for relative, path in listed_paths:
-            added = _store(
-                service, f"{prefix}/files/{relative}", _chunks_of(path), file_type_for(relative)
+        for (relative, path), target in zip(listed_paths, paths, strict=True):
+            listed.append(
+                _store(service, journal, target, _chunks_of(path), file_type_for(relative))
             )
-            written.append(added)
-            listed.append(added)
         entries = [f.entry for f in listed]
         count = f"{len(entries)} file" + ("" if len(entries) == 1 else "s")
         text = description or f"{base} file index ({count}) for access to data"
         index_files: list[AddedFile] = []
         for extension, content in (("json", index_json(entries)), ("txt", index_txt(entries))):
-            added = _store(
-                service,
-                f"{prefix}/file-indexes/{key}.{extension}",
-                [content],
-                INDEX_TYPES[extension],
-                text,
+            index_files.append(
+                _store(
+                    service,
+                    journal,
+                    index_paths[extension],
+                    [content],
+                    INDEX_TYPES[extension],
+                    text,
+                )
             )
-            written.append(added)
-            index_files.append(added)
-        result = _write(service, recid, key, index_files, listed)
-    except BaseException:
-        for done in written:
-            with contextlib.suppress(OSError, UnsafePathError):
-                service.store.remove(done.path)
-        raise
+        result = _write(service, journal, recid, key, index_files, listed)
     return result
 
 
 def _store(
     service: FileService,
+    journal: JournaledWrite,
     path: str,
     chunks: Iterator[bytes] | list[bytes],
     file_type: str | None,
@@ -222,7 +218,12 @@ def _store(
 ) -> AddedFile:
     try:
         return service.store_file(
-            path, chunks, file_type=file_type, infer_type=False, description=description
+            path,
+            chunks,
+            file_type=file_type,
+            infer_type=False,
+            description=description,
+            journal=journal,
         )
     except UnpublishedPathError as exc:
         raise FileIndexError(str(exc)) from None
@@ -230,6 +231,7 @@ def _store(
 
 def _write(
     service: FileService,
+    journal: JournaledWrite,
     recid: str,
     key: str,
     index_files: list[AddedFile],
@@ -241,6 +243,7 @@ def _write(
         [f.entry for f in index_files],
         [*listed, *index_files],
         file_index_entries={key: rows},
+        pending=journal.paths,
     )
     return FileIndexResult(recid, version, key, index_files, listed)
 

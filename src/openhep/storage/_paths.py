@@ -48,6 +48,10 @@ def file_name(name: str) -> str:
     return checked
 
 
+#: Where files added to records are stored: ``<prefix>/<recid>/<upload id>/<key>``. This
+#: instance owns what is under it: a file there that nothing names is an orphan (``_orphans``).
+ADDED_FILES_PREFIX = "eos/opendata/openhep"
+
 #: Default prefix rules: CODP's public EOS namespace lives under ``eos/opendata/`` in the store.
 DEFAULT_PREFIXES: tuple[tuple[str, str], ...] = (
     ("root://eospublic.cern.ch//eos/opendata/", "eos/opendata/"),

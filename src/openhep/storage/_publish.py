@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -13,9 +12,8 @@ from typing import Any, Literal
 from openhep.catalog import RecordNotFoundError, file_key
 from openhep.model import validate_record
 from openhep.storage._checksum import Digester
-from openhep.storage._paths import UnsafePathError, file_name
+from openhep.storage._paths import ADDED_FILES_PREFIX, UnsafePathError, file_name
 from openhep.storage._service import (
-    ADDED_FILES_PREFIX,
     AddedFile,
     CorruptFileError,
     FileNotServedError,
@@ -79,7 +77,7 @@ def publish_record(
     of that key with the same size and checksum whose bytes are here: then that entry is kept,
     so publishing the same record and files again changes nothing (no new version). The record
     and the replicas of its new files are written in one transaction; a failure removes the
-    bytes stored.
+    bytes stored, and a crash leaves them journaled (``FileService.journal``).
     """
     recid = str(data["recid"])
     keys = [file_name(key) for key, _ in sources]
@@ -96,14 +94,14 @@ def publish_record(
     upload = uuid.uuid4().hex[:12]
     added: list[AddedFile] = []
     entries: list[dict[str, Any]] = []
-    try:
-        for key, path in sources:
+    paths = [f"{ADDED_FILES_PREFIX}/{recid}/{upload}/{key}" for key in keys]
+    with service.journal(paths) as journal:
+        for (key, path), store_path in zip(sources, paths, strict=True):
             kept = reusable.get(key)
             if kept is not None and (kept["size"], kept["checksum"]) == _measure(path):
                 entries.append(dict(kept))
                 continue
-            store_path = f"{ADDED_FILES_PREFIX}/{recid}/{upload}/{key}"
-            stored = service.store_file(store_path, _chunks(path), key=key)
+            stored = service.store_file(store_path, _chunks(path), key=key, journal=journal)
             added.append(stored)
             entries.append(stored.entry)
         record = validate_record({**data, "files": entries})
@@ -113,11 +111,7 @@ def publish_record(
             replicas=replicas_of(added, now),
             expect_versions={recid: existing.version if existing else 0},
             now=now,
+            pending=journal.paths,
         )
-    except BaseException:
-        for a in added:
-            with contextlib.suppress(OSError, UnsafePathError):
-                service.store.remove(a.path)
-        raise
     outcome: Outcome = "created" if result.created else "updated" if result.updated else "unchanged"
     return PublishResult(recid, outcome, entries, len(added))

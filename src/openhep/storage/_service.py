@@ -11,7 +11,6 @@ its fixity check is ``corrupt`` and is never served as good. A download of a fil
 
 from __future__ import annotations
 
-import contextlib
 import random
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -23,17 +22,22 @@ from openhep.catalog import Catalog, CatalogConflictError, Replica, StoredRecord
 from openhep.model import Record, validate_record
 from openhep.settings import Settings
 from openhep.storage._checksum import Digester, Digests
+from openhep.storage._journal import DEFAULT_GRACE_SECONDS, JournaledWrite
 from openhep.storage._origins import OriginRules
-from openhep.storage._paths import PrefixRules, UnsafePathError, file_name, store_path
+from openhep.storage._orphans import Orphan, remove_abandoned, remove_unnamed
+from openhep.storage._paths import (
+    ADDED_FILES_PREFIX,
+    PrefixRules,
+    UnsafePathError,
+    file_name,
+    store_path,
+)
 from openhep.storage._store import Store, read_chunks
 
 Availability = Literal["online", "remote", "corrupt"]
 
 #: How often adding files retries when the record changed while its bytes streamed in.
 _WRITE_ATTEMPTS = 5
-
-#: Where files added to records are stored: ``<prefix>/<recid>/<upload id>/<key>``.
-ADDED_FILES_PREFIX = "eos/opendata/openhep"
 
 #: CODP's file ``type`` by file-name extension, for files added without an explicit type.
 _TYPES_BY_EXTENSION = {
@@ -164,11 +168,12 @@ class FixityReport:
     registered: int = 0
     restored: int = 0
     problems: list[FixityProblem] = field(default_factory=list)
+    orphans: list[Orphan] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and not self.orphans
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -179,6 +184,8 @@ class FixityReport:
             "restored": self.restored,
             "corrupt": len(self.problems),
             "problems": [p.as_dict() for p in self.problems],
+            "orphans": [o.as_dict() for o in self.orphans],
+            "orphan_bytes": sum(o.size for o in self.orphans),
             "seconds": round(self.seconds, 3),
         }
 
@@ -342,11 +349,13 @@ class FileService:
         # An unknown record is refused before any byte is stored (RecordNotFoundError).
         self.catalog.get(recid, include_embargoed=True)
         upload_id = uuid.uuid4().hex[:12]
+        paths = [f"{ADDED_FILES_PREFIX}/{recid}/{upload_id}/{key}" for key in keys]
         added: list[AddedFile] = []
-        try:
-            for key, chunks in items:
-                path = f"{ADDED_FILES_PREFIX}/{recid}/{upload_id}/{key}"
-                added.append(self.store_file(path, chunks, key=key, file_type=file_type))
+        with self.journal(paths) as journal:
+            for (key, chunks), path in zip(items, paths, strict=True):
+                added.append(
+                    self.store_file(path, chunks, key=key, file_type=file_type, journal=journal)
+                )
                 digests = added[-1].digests
                 want = (expected or {}).get(key)
                 if want is not None and want not in (digests.adler32, digests.sha256):
@@ -354,13 +363,14 @@ class FileService:
                         f"{key}: the bytes received have {digests.adler32} and {digests.sha256},"
                         f" not {want}: nothing was changed"
                     )
-            version = self.attach(recid, [a.entry for a in added], added)
-        except BaseException:
-            for a in added:
-                with contextlib.suppress(OSError, UnsafePathError):
-                    self.store.remove(a.path)
-            raise
+            version = self.attach(recid, [a.entry for a in added], added, pending=journal.paths)
         return AddResult(recid, version, added)
+
+    def journal(self, paths: Sequence[str]) -> JournaledWrite:
+        """The journal of an add that may write ``paths`` (see ``_journal``): ``with`` it,
+        store through :meth:`store_file` with ``journal=``, and name the files with
+        ``pending=journal.paths``; a crash anywhere leaves nothing that is not found again."""
+        return JournaledWrite(self.catalog, self.store, paths)
 
     def attach(
         self,
@@ -369,10 +379,12 @@ class FileService:
         stored_files: Sequence[AddedFile],
         *,
         file_index_entries: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+        pending: Sequence[str] = (),
     ) -> int:
         """Add ``entries`` to record ``recid``'s ``files[]`` (replacing entries of the same
         keys) with the replicas of ``stored_files`` and any ``file_index_entries`` (index key
-        -> rows), in one transaction; return the record's version after it.
+        -> rows), in one transaction that also completes the ``pending`` writes (journal
+        rows, see :meth:`journal`); return the record's version after it.
 
         The files were stored at paths of their own while the record may have changed: each
         attempt reads the current version and writes on condition that it is still current.
@@ -388,6 +400,7 @@ class FileService:
                     expect_versions={recid: stored.version},
                     file_index_entries={recid: file_index_entries} if file_index_entries else None,
                     now=now,
+                    pending=pending,
                 )
             except CatalogConflictError:
                 if attempt == _WRITE_ATTEMPTS - 1:
@@ -405,11 +418,13 @@ class FileService:
         file_type: str | None = None,
         infer_type: bool = True,
         description: str | None = None,
+        journal: JournaledWrite | None = None,
     ) -> AddedFile:
         """Write ``chunks`` at store path ``path`` and describe it as a ``files[]`` entry.
 
         The entry's URI is the one the prefix rules publish ``path`` under; its ``type`` is
-        ``file_type``, else (with ``infer_type``) the one its extension suggests.
+        ``file_type``, else (with ``infer_type``) the one its extension suggests. With a
+        ``journal`` (:meth:`journal`, which must list ``path``), the write is tracked by it.
         """
         uri = self.rules.to_uri(path)
         if uri is None:
@@ -417,7 +432,11 @@ class FileService:
                 f"no OPENHEP_STORAGE_PREFIXES rule publishes {path.rsplit('/', 1)[0]}/: add one"
                 " such as root://eospublic.cern.ch//eos/opendata/=eos/opendata/"
             )
+        if journal is not None:
+            chunks = journal.track(path, chunks)
         stat, digests = self.store.write(path, chunks, max_bytes=self.max_upload_bytes)
+        if journal is not None:
+            journal.landed(path)
         name = key or path.rsplit("/", 1)[-1]
         entry: dict[str, Any] = {
             "checksum": digests.adler32,
@@ -440,6 +459,20 @@ class FileService:
         data["files"] = [*kept, *entries]
         return validate_record(data)
 
+    # -- orphans ---------------------------------------------------------------------------
+
+    def remove_abandoned(self, *, grace: float = DEFAULT_GRACE_SECONDS) -> list[Orphan]:
+        """Remove what adds that never completed left in the store (see ``_orphans``): cheap,
+        it reads the journal only. Run at the start of ``openhep serve`` and ``files``."""
+        return remove_abandoned(self.catalog, self.store, self.rules, grace=grace)
+
+    def orphans(self, *, grace: float = DEFAULT_GRACE_SECONDS, remove: bool = True) -> list[Orphan]:
+        """Every orphan: abandoned writes, then files under the prefix this instance writes to
+        and partial writes that nothing names (it lists the store); removed unless ``remove``
+        is False."""
+        found = remove_abandoned(self.catalog, self.store, self.rules, grace=grace, remove=remove)
+        return found + remove_unnamed(self.catalog, self.store, self.rules, remove=remove)
+
     # -- fixity ----------------------------------------------------------------------------
 
     def fixity(
@@ -448,15 +481,19 @@ class FileService:
         sample: int | None = None,
         progress: Callable[[str], None] | None = None,
         seed: int | None = None,
+        grace: float = DEFAULT_GRACE_SECONDS,
+        keep_orphans: bool = False,
     ) -> FixityReport:
         """Re-read stored files and compare them with the catalogue; mark every mismatch.
 
         Files found in the store at a path some record's URI maps to, but never registered,
         are verified against that record and registered. ``sample`` checks that many replicas
-        chosen at random instead of all.
+        chosen at random instead of all. Orphans (:meth:`orphans`, after ``grace`` seconds
+        without a sign of their writer) are reported, and removed unless ``keep_orphans``.
         """
         started = _now()
         report = FixityReport()
+        report.orphans = self.orphans(grace=grace, remove=not keep_orphans)
         registered = self._register_unknown(report, progress)
         replicas = list(self.catalog.replicas)
         if sample is not None and sample < len(replicas):

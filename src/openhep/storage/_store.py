@@ -1,14 +1,18 @@
 """One store interface, two backends: a local directory (default) and an XRootD server.
 
 Backends speak store paths (:func:`openhep.storage.store_path`); writes are atomic (bytes go
-to ``.partial/<uuid>`` first, are synced, then renamed into place), and digests are computed
-while the bytes stream through, so a file is read once.
+to ``.partial/<name>`` first, are synced, then renamed into place), and digests are computed
+while the bytes stream through, so a file is read once. A partial write's name starts with a
+digest of the path it is for (:func:`partial_name`), so that the partial writes of a path a
+killed writer journaled can be found and removed (``_orphans``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
+import re
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -23,6 +27,37 @@ from openhep.storage._paths import UnsafePathError, store_path
 PARTIAL_DIR = ".partial"
 #: Read and write in chunks of this many bytes (constant memory, large enough for throughput).
 CHUNK_SIZE = 1 << 20
+
+
+#: A partial write's name: the digest of its path and a unique part (or, written before the
+#: digest was added, the unique part alone). Anything else in ``.partial/`` is not a write.
+_PARTIAL_NAME = re.compile(r"^[0-9a-f]{32}(?:\.[0-9a-f]{32})?$")
+
+
+def partial_stem(path: str) -> str:
+    """What the names of the partial writes of store path ``path`` start with."""
+    return hashlib.sha256(path.encode()).hexdigest()[:32]
+
+
+def partial_name(path: str) -> str:
+    """A new, unique name for a partial write of ``path`` (see :func:`partial_stem`)."""
+    return f"{partial_stem(path)}.{uuid.uuid4().hex}"
+
+
+def partial_of(name: str) -> str | None:
+    """The :func:`partial_stem` of a partial write named ``name`` (None: not one, or written
+    before names carried it)."""
+    if not _PARTIAL_NAME.match(name):
+        return None
+    return name.split(".", 1)[0] if "." in name else None
+
+
+def checked_partial(name: str) -> str:
+    """``.partial/<name>`` (or ``<name>``) checked as a partial write's name; its bare name."""
+    bare = name.removeprefix(PARTIAL_DIR + "/")
+    if not _PARTIAL_NAME.match(bare):
+        raise UnsafePathError(f"{name!r} is not a partial write")
+    return bare
 
 
 class FileTooLargeError(ValueError):
@@ -82,6 +117,15 @@ class Store(Protocol):
         """Delete partial writes left by killed writers; returns how many."""
         ...
 
+    def partials(self, path: str | None = None) -> list[StoredObject]:
+        """The partial writes (of store path ``path``, or all): bytes a writer is sending, or
+        that a killed writer left. Each is named ``.partial/<name>``."""
+        ...
+
+    def discard_partial(self, name: str) -> None:
+        """Remove the partial write ``.partial/<name>`` that :meth:`partials` listed."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -133,7 +177,7 @@ class LocalStore:
         final = self._resolve(path)
         partial_dir = self._real_root / PARTIAL_DIR
         partial_dir.mkdir(exist_ok=True)
-        temp = partial_dir / uuid.uuid4().hex
+        temp = partial_dir / partial_name(checked_path(path))
         digester = Digester()
         try:
             with temp.open("xb") as out:
@@ -191,6 +235,25 @@ class LocalStore:
                     temp.unlink()
                     removed += 1
         return removed
+
+    def partials(self, path: str | None = None) -> list[StoredObject]:
+        partial_dir = self._real_root / PARTIAL_DIR
+        stem = partial_stem(checked_path(path)) if path is not None else None
+        found: list[StoredObject] = []
+        with contextlib.suppress(FileNotFoundError):
+            for temp in sorted(partial_dir.iterdir()):
+                name = temp.name
+                if not _PARTIAL_NAME.match(name) or (stem and partial_of(name) != stem):
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    st = temp.lstat()
+                    found.append(
+                        StoredObject(f"{PARTIAL_DIR}/{name}", st.st_size, mtime_of(st.st_mtime))
+                    )
+        return found
+
+    def discard_partial(self, name: str) -> None:
+        (self._real_root / PARTIAL_DIR / checked_partial(name)).unlink()
 
     def close(self) -> None:
         pass

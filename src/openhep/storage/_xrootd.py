@@ -5,7 +5,7 @@ analysis layer use too). Namespace operations and writes use the XRootD client b
 directly: they give the server's error codes (so a missing file is FileNotFoundError), and
 fsspec-xrootd has no ``sync`` (fsync on the server) nor an exclusive create of missing parents.
 
-A write goes to ``<root>/.partial/<uuid>`` (created exclusively, its parents made), is synced
+A write goes to ``<root>/.partial/<name>`` (created exclusively, its parents made), is synced
 on the server, closed, and then moved into place with the server's ``mv`` (a rename there),
 so readers never see a partial file.
 """
@@ -28,8 +28,12 @@ from openhep.storage._store import (
     FileTooLargeError,
     StoredObject,
     StoreUnavailableError,
+    checked_partial,
     checked_path,
     mtime_of,
+    partial_name,
+    partial_of,
+    partial_stem,
 )
 
 #: Seconds an XRootD request may take before it fails (the client checks every 15 s by default).
@@ -123,7 +127,7 @@ class XRootDStore:
         self, path: str, chunks: Iterable[bytes], *, max_bytes: int | None = None
     ) -> tuple[StoredObject, Digests]:
         final = self._full(path)
-        temp = f"{self._root}/{PARTIAL_DIR}/{uuid.uuid4().hex}"
+        temp = f"{self._root}/{PARTIAL_DIR}/{partial_name(checked_path(path))}"
         out = client.File()
         status, _ = out.open(
             f"root://{self._hostid}/{temp}",
@@ -195,6 +199,28 @@ class XRootDStore:
             elif not _not_found(status):
                 self._fail(status, "remove", f"{PARTIAL_DIR}/{name}")
         return removed
+
+    def partials(self, path: str | None = None) -> list[StoredObject]:
+        stem = partial_stem(checked_path(path)) if path is not None else None
+        found: list[StoredObject] = []
+        for name, info in sorted(self._listing(f"{self._root}/{PARTIAL_DIR}")):
+            if info.flags & (StatInfoFlags.IS_DIR | StatInfoFlags.OTHER):
+                continue
+            try:
+                checked_partial(name)
+            except ValueError:
+                continue  # not a write (the clock probe of remove_partial, say)
+            if stem is None or partial_of(name) == stem:
+                found.append(
+                    StoredObject(f"{PARTIAL_DIR}/{name}", int(info.size), mtime_of(info.modtime))
+                )
+        return found
+
+    def discard_partial(self, name: str) -> None:
+        bare = checked_partial(name)
+        status, _ = self._client.rm(f"{self._root}/{PARTIAL_DIR}/{bare}", timeout=self._timeout)
+        if not status.ok:
+            self._fail(status, "remove", f"{PARTIAL_DIR}/{bare}")
 
     def close(self) -> None:
         self._fs.invalidate_cache()

@@ -87,7 +87,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         portal = Portal.open(settings)
         # A stale or missing index is brought up to date before the first request.
         portal.refresh(wait=600.0)
-        # Partial uploads older than an hour were left by killed writers: never whole, remove.
+        # What adds killed before they completed left (journaled: see storage._journal), and
+        # partial writes older than an hour (from before the journal): remove them.
+        for orphan in portal.files.remove_abandoned():
+            logger.warning(
+                "removed %s (%d bytes), left by %s", orphan.path, orphan.size, orphan.writer
+            )
         portal.files.store.remove_partial(older_than_seconds=3600.0)
         app.state.portal = portal
         try:

@@ -25,10 +25,10 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
@@ -232,10 +232,19 @@ def eos_file(request: Request, path: str) -> Response:
     return _serve(request, served, download=False)
 
 
-def record_file(request: Request, recid: str, key: str) -> Response:
+def record_file(
+    request: Request,
+    recid: str,
+    key: str,
+    version: Annotated[
+        int | None,
+        Query(ge=1, le=2**31 - 1, description="A version of the record (default: the current)."),
+    ] = None,
+) -> Response:
     if not RECID.fullmatch(recid):
         raise RecordNotFoundError(recid[:40])
-    stored = portal(request).catalog.get(recid)
+    # An older version's key may name other bytes than today's: that version's are served.
+    stored = portal(request).catalog.get(recid, version)
     served = _find(request, lambda files: files.record_file(stored, key))
     return _serve(request, served, key, download=True)
 
@@ -269,5 +278,6 @@ _add_routes(
     "/record/{recid}/files/{key:path}",
     record_file,
     "A record's file by its key",
-    description="The file `key` of public record `recid`, as an attachment. " + _DESCRIPTION,
+    description="The file `key` of public record `recid` (of its version `?version=N`, by"
+    " default the current one), as an attachment. " + _DESCRIPTION,
 )

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 from starlette.requests import ClientDisconnect
 
-from openhep.catalog import CatalogConflictError, TokenInfo
+from openhep.catalog import CatalogConflictError, PendingWriteLostError, TokenInfo
 from openhep.model import RecordValidationError
 from openhep.storage import (
     ChecksumMismatchError,
@@ -121,7 +121,10 @@ def _body_chunks(stream: AsyncIterator[bytes]) -> Iterator[bytes]:
         400: {"description": "Bad key, bad or mismatching checksum, incomplete body"},
         401: {"description": "No valid token"},
         404: {"description": "No such record"},
-        409: {"description": "The record changed during the upload: retry"},
+        409: {
+            "description": "The record changed during the upload, or the upload went silent for"
+            " so long that it was taken for abandoned: retry"
+        },
         413: {"description": "Larger than OPENHEP_MAX_UPLOAD_BYTES"},
     },
 )
@@ -169,7 +172,7 @@ async def put_file(
         raise HTTPException(413, f"the file is larger than the limit of {limit} bytes") from None
     except (ChecksumMismatchError, FileKeyError, RecordValidationError) as exc:
         raise HTTPException(400, str(exc)) from None
-    except CatalogConflictError as exc:
+    except (CatalogConflictError, PendingWriteLostError) as exc:
         raise HTTPException(409, str(exc)) from None
     added = result.files[0]
     body = {
