@@ -26,6 +26,20 @@ ENVIRONMENT = {
     " https://opendata.cern.ch; empty: such links are shown as text)",
     "OPENHEP_ANSWER_CACHE_MB": "memory each server process keeps answers of pages and the record"
     " API in until the catalogue changes, in MiB (default: 64; 0 turns the cache off)",
+    "OPENHEP_MAX_HEADER_BYTES": "largest request head (request line and headers) openhep serve"
+    " reads, in bytes; 431 above it (default: 65536)",
+    "OPENHEP_MAX_HEADERS": "most header fields in a request; 431 above it (default: 100)",
+    "OPENHEP_MAX_URL_BYTES": "longest request target (path and query), in bytes; 414 above it"
+    " (default: 16384)",
+    "OPENHEP_MAX_BODY_BYTES": "largest request body of a request that is not an upload, in"
+    " bytes; 413 above it (default: 65536; uploads have OPENHEP_MAX_UPLOAD_BYTES)",
+    "OPENHEP_HEAD_TIMEOUT_S": "seconds a connection may take to send a whole request head;"
+    " it is closed then (default: 10)",
+    "OPENHEP_KEEPALIVE_TIMEOUT_S": "whole seconds an idle keep-alive connection is kept open"
+    " (default: 5)",
+    "OPENHEP_MAX_CONNECTIONS": "open connections each server process holds; beyond it the"
+    " longest-idle one is closed, or the new one if none is idle (default: 10000, or fewer if"
+    " the open-files limit is lower)",
 }
 
 
@@ -47,6 +61,14 @@ class Settings:
     max_upload_bytes: int = 64 << 30
     answer_cache_bytes: int = 64 << 20
     origin_url: str = DEFAULT_ORIGIN_URL
+    max_header_bytes: int = 64 << 10
+    max_headers: int = 100
+    max_url_bytes: int = 16 << 10
+    max_body_bytes: int = 64 << 10
+    head_timeout_s: float = 10.0
+    keepalive_timeout_s: int = 5
+    #: None: as many as the open-files limit allows, at most DEFAULT_MAX_CONNECTIONS.
+    max_connections: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -75,6 +97,17 @@ class Settings:
             file_origins=env.get("OPENHEP_FILE_ORIGINS"),
             max_upload_bytes=int(max_upload) if max_upload else 64 << 30,
             answer_cache_bytes=(int(cache_mb) if cache_mb else 64) << 20,
+            max_header_bytes=_count(env, "OPENHEP_MAX_HEADER_BYTES", 64 << 10, 1024, 16 << 20),
+            max_headers=_count(env, "OPENHEP_MAX_HEADERS", 100, 10, 10_000),
+            max_url_bytes=_count(env, "OPENHEP_MAX_URL_BYTES", 16 << 10, 256, 16 << 20),
+            max_body_bytes=_count(env, "OPENHEP_MAX_BODY_BYTES", 64 << 10, 0, 1 << 40),
+            head_timeout_s=_seconds(env, "OPENHEP_HEAD_TIMEOUT_S", 10.0),
+            keepalive_timeout_s=_count(env, "OPENHEP_KEEPALIVE_TIMEOUT_S", 5, 1, 3600),
+            max_connections=(
+                _count(env, "OPENHEP_MAX_CONNECTIONS", 0, 16, 1 << 24)
+                if env.get("OPENHEP_MAX_CONNECTIONS")
+                else None
+            ),
         )
 
     @property
@@ -87,6 +120,34 @@ class Settings:
     @property
     def uses_sqlite_file(self) -> bool:
         return self.catalog_url.startswith("sqlite:///")
+
+
+#: The most connections a server process holds when OPENHEP_MAX_CONNECTIONS is not set.
+DEFAULT_MAX_CONNECTIONS = 10_000
+
+
+def _count(env: Mapping[str, str], name: str, default: int, least: int, most: int) -> int:
+    """A whole number setting between ``least`` and ``most``; ``default`` when unset."""
+    value = (env.get(name) or "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or not least <= int(value) <= most:
+        raise ValueError(f"{name}={value[:40]!r}: give a whole number from {least} to {most}")
+    return int(value)
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """A duration setting in seconds, above 0 and at most an hour; ``default`` when unset."""
+    value = (env.get(name) or "").strip()
+    if not value:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 3600:  # also refuses nan and inf
+        raise ValueError(f"{name}={value[:40]!r}: give a number of seconds above 0, at most 3600")
+    return seconds
 
 
 def normalize_database_url(url: str) -> str:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -174,3 +177,100 @@ def test_serve_refuses_bad_origin_rules_at_start_saying_what_to_change(tmp_path:
         assert refused.returncode == 2
         assert refused.stderr.startswith("openhep serve: OPENHEP_FILE_ORIGINS: ")
         assert message in refused.stderr and "Traceback" not in refused.stderr
+
+
+def _descendants(root: int) -> list[int]:
+    found, frontier = [], [root]
+    while frontier:
+        children = _children(frontier.pop())
+        found += children
+        frontier += children
+    return found
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/api/records/", params={"size": 1}, trust_env=False).is_success
+    except httpx.TransportError:
+        return False
+
+
+def test_killing_the_parent_kills_its_workers_and_frees_the_port(
+    codp_dir: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    run_openhep(home, "ingest", str(codp_dir / "cms-derived-csv-Run2011A.json"))
+    with serving(home, tmp_path / "serve.log", "--workers", "2") as url:
+        port = int(url.rsplit(":", 1)[1])
+        parent = _serving_pid(port)
+        descendants = _descendants(parent)
+        assert len(descendants) >= 2
+        os.kill(parent, signal.SIGKILL)  # no chance to stop them itself
+        assert _wait_for(lambda: not [p for p in descendants if _alive(p)], 10), [
+            p for p in descendants if _alive(p)
+        ]
+        # The port is free: a new server starts on it.
+        with (tmp_path / "again.log").open("wb") as output:
+            again = subprocess.Popen(
+                [sys.executable, "-m", "openhep", "serve", "--port", str(port), "--workers", "2"],
+                env=openhep_env(home),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                assert _wait_for(lambda: _answers(url), 60), (tmp_path / "again.log").read_text()
+            finally:
+                again.terminate()
+                again.wait(timeout=30)
+        assert again.returncode == 0, (tmp_path / "again.log").read_text()
+
+
+def test_a_killed_worker_is_restarted_with_back_off_and_the_server_keeps_answering(
+    codp_dir: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    run_openhep(home, "ingest", str(codp_dir / "cms-derived-csv-Run2011A.json"))
+    log = tmp_path / "serve.log"
+    with serving(home, log, "--workers", "2") as url:
+        parent = _serving_pid(int(url.rsplit(":", 1)[1]))
+
+        def workers() -> set[int]:
+            return {p for p in _children(parent) if b"spawn_main" in _cmdline(p) and _alive(p)}
+
+        first = workers()
+        assert len(first) == 2
+        killed: set[int] = set()
+        # Kill a worker, then its replacements as soon as they appear (within their first
+        # 10 s): each is restarted, later and later; the other worker answers throughout.
+        for _ in range(3):
+            victim = sorted(workers() - killed)[-1]
+            os.kill(victim, signal.SIGKILL)
+            killed.add(victim)
+            assert _answers(url)
+            assert _wait_for(lambda: len(workers() - killed) == 2, 30), log.read_text()
+        assert _wait_for(lambda: _answers(url), 10)
+        statuses = {
+            httpx.get(f"{url}/api/records/", params={"size": 1}, trust_env=False).status_code
+            for _ in range(8)
+        }
+        assert statuses == {200}
+    delays = re.findall(r"worker \d+ ended \(signal 9\); restarting it in (\d+) s", log.read_text())
+    # The first victim may have lived 10 s (restarted at once) or not; its replacements had not.
+    assert [int(d) for d in delays] in ([0, 1, 2], [1, 2, 4]), log.read_text()
+    assert "Traceback" not in log.read_text()
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""

@@ -2,43 +2,22 @@
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import multiprocessing
-import os
-import signal
-import socket
-import threading
 import time
-from multiprocessing.process import BaseProcess
-from types import FrameType
 from typing import Annotated, Any
 
 import typer
+import uvicorn
 
 from openhep.cli._catalog import err, open_catalog
+from openhep.cli._server import ServerConfig, ServerLimits, raise_open_files_limit, server_limits
+from openhep.cli._workers import Supervisor, listening_socket
 from openhep.search._index import open_index
 from openhep.settings import Settings
 from openhep.storage import OriginRules, PrefixRules
 
-#: A worker that dies sooner than this after its start is not restarted: it would die again.
-_STARTUP_GRACE_S = 10.0
-#: How long stopping workers may finish the requests they hold before they are killed.
-_STOP_TIMEOUT_S = 15.0
-
-
-def _listening_socket(host: str, port: int, *, reuse_port: bool) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        if reuse_port:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
+#: How long stopping workers may finish the requests they hold before those are cancelled.
+_STOP_TIMEOUT_S = 15
 
 
 def _log_config(access_log: bool) -> dict[str, Any]:
@@ -64,19 +43,23 @@ def _log_config(access_log: bool) -> dict[str, Any]:
     return config
 
 
-def _server(host: str, port: int, access_log: bool) -> Any:
-    import uvicorn
-
-    config = uvicorn.Config(
+def _config(
+    host: str, port: int, workers: int, access_log: bool, settings: Settings, limits: ServerLimits
+) -> ServerConfig:
+    return ServerConfig(
         "openhep.web:app_factory",
+        limits=limits,
         factory=True,
         host=host,
         port=port,
+        workers=workers,
+        ws="none",  # the portal has no WebSocket routes
+        timeout_keep_alive=settings.keepalive_timeout_s,
+        timeout_graceful_shutdown=_STOP_TIMEOUT_S,
         log_level="warning",
         log_config=_log_config(access_log),
         access_log=False,  # uvicorn's has no duration: ours is openhep.access
     )
-    return uvicorn.Server(config)
 
 
 def _announce(host: str, port: int, workers: int) -> None:
@@ -87,92 +70,26 @@ def _announce(host: str, port: int, workers: int) -> None:
     )
 
 
-def _worker(host: str, port: int, access_log: bool) -> None:
-    """One worker process: its own listening socket on the shared port, one uvicorn server."""
-    # Bound now, listening only once the app has started (uvicorn listens after its
-    # lifespan): until then the kernel hands this port's connections to the other workers.
-    sock = _listening_socket(host, port, reuse_port=True)
-    _server(host, port, access_log).run(sockets=[sock])
-
-
-class _Workers:
-    """``--workers N``: N processes, each listening on the port with ``SO_REUSEPORT``.
-
-    With one shared listening socket (uvicorn's ``--workers``), whichever process wakes first
-    accepts a burst of connections, and keep-alive clients then stay on it: two workers served
-    32 clients with one core. With a socket per worker the kernel spreads new connections over
-    the workers. A worker that dies is restarted; SIGTERM or SIGINT stops them all gracefully.
-    """
-
-    def __init__(self, host: str, port: int, count: int, access_log: bool) -> None:
-        self.host, self.port, self.count, self.access_log = host, port, count, access_log
-        self.context = multiprocessing.get_context("spawn")
-        self.stopping = threading.Event()
-        self.processes: list[tuple[BaseProcess, float]] = []
-
-    def _start(self) -> tuple[BaseProcess, float]:
-        process = self.context.Process(
-            target=_worker, args=(self.host, self.port, self.access_log), daemon=False
-        )
-        process.start()
-        return process, time.monotonic()
-
-    def _stop(self, _signum: int, _frame: FrameType | None) -> None:
-        self.stopping.set()
-
-    def run(self) -> int:
-        # Refuse a port something else listens on, rather than share it with that process.
-        try:
-            _listening_socket(self.host, self.port, reuse_port=False).close()
-        except OSError as exc:
-            err.print(
-                f"openhep serve: cannot listen on {self.host}:{self.port} ({exc.strerror}); "
-                "choose another --port or --host",
-                markup=False,
-            )
-            return 1
-        _announce(self.host, self.port, self.count)
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(signum, self._stop)
-        self.processes = [self._start() for _ in range(self.count)]
-        status = 0
-        while not self.stopping.wait(0.5):
-            for i, (process, started) in enumerate(self.processes):
-                if process.is_alive():
-                    continue
-                process.join()
-                if time.monotonic() - started < _STARTUP_GRACE_S:
-                    err.print(
-                        f"openhep serve: a worker exited at start (code {process.exitcode}); "
-                        "stopping",
-                        markup=False,
-                    )
-                    status = 1
-                    self.stopping.set()
-                    break
-                self.processes[i] = self._start()
-        for process, _ in self.processes:
-            if process.is_alive() and process.pid is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(process.pid, signal.SIGTERM)  # uvicorn's graceful shutdown
-        deadline = time.monotonic() + _STOP_TIMEOUT_S
-        for process, _ in self.processes:
-            process.join(max(deadline - time.monotonic(), 0.0))
-            if process.is_alive():
-                process.kill()
-                process.join()
-        return status
-
-
-def _check_settings() -> None:
+def _check_settings() -> tuple[Settings, ServerLimits]:
     """Refuse to start, with the setting's own message, on settings a worker would fail on."""
     try:
         settings = Settings.from_env()
         PrefixRules.parse(settings.storage_prefixes)
         OriginRules.parse(settings.file_origins)
+        limits = server_limits(settings, raise_open_files_limit())
     except ValueError as exc:
         err.print(f"openhep serve: {exc}", markup=False)
         raise typer.Exit(2) from None
+    return settings, limits
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> typer.Exit:
+    err.print(
+        f"openhep serve: cannot listen on {host}:{port} ({exc.strerror}); "
+        "choose another --port or --host",
+        markup=False,
+    )
+    return typer.Exit(1)
 
 
 def serve_command(
@@ -188,35 +105,19 @@ def serve_command(
     ] = True,
 ) -> None:
     """Serve the portal (API and pages) with uvicorn; print the address it listens on."""
-    _check_settings()
-    if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
-        raise typer.Exit(_Workers(host, port, workers, access_log).run())
-    if workers > 1:  # no SO_REUSEPORT: uvicorn's own workers, on one shared socket
-        import uvicorn
-
-        _announce(host, port, workers)
-        uvicorn.run(
-            "openhep.web:app_factory",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            log_level="warning",
-            log_config=_log_config(access_log),
-            access_log=False,
-        )
-        return
+    settings, limits = _check_settings()
+    config = _config(host, port, workers, access_log, settings, limits)
+    # Refuse a port something else listens on, rather than share it with that process.
     try:
-        sock = _listening_socket(host, port, reuse_port=False)
+        sock = listening_socket(host, port, reuse_port=False)
     except OSError as exc:
-        err.print(
-            f"openhep serve: cannot listen on {host}:{port} ({exc.strerror}); "
-            "choose another --port or --host",
-            markup=False,
-        )
-        raise typer.Exit(1) from None
-    _announce(host, port, 1)
-    _server(host, port, access_log).run(sockets=[sock])
+        raise _cannot_listen(host, port, exc) from None
+    _announce(host, port, workers)
+    if workers == 1:
+        uvicorn.Server(config).run(sockets=[sock])
+        return
+    sock.close()  # each worker listens with a socket of its own
+    raise typer.Exit(Supervisor(config).run_until_stopped())
 
 
 def reindex_command() -> None:

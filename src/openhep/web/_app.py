@@ -26,6 +26,7 @@ from openhep.storage import CorruptFileError, FileNotServedError
 from openhep.web import file_indices
 from openhep.web import files as files_web
 from openhep.web._access_log import AccessLogMiddleware
+from openhep.web._body_limit import BodyLimitMiddleware
 from openhep.web._cache import AnswerCacheMiddleware
 from openhep.web._security import SecurityHeadersMiddleware, api_docs_policy
 from openhep.web.api import files as files_api
@@ -174,6 +175,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.answer_cache_bytes:
         # Answers of pages and the record API, kept until the catalogue changes.
         app.add_middleware(AnswerCacheMiddleware, max_bytes=settings.answer_cache_bytes)
+    # Before the cache and the routes: a body no route reads is refused before it is read.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     # Outermost: the line times the whole answer, cached or not.
     app.add_middleware(AccessLogMiddleware)
     return app
