@@ -25,8 +25,9 @@ URLs shuffled), so the clients together walk through every distinct URL before a
 Meanwhile another process re-ingests the records (``openhep ingest --batch-size 500``): each
 pass writes a new version of every record (the real record with one added field,
 ``bench_revision``, alternating between passes so that every pass changes every record), so the
-workers follow 7,535 changes in the change log while they answer; passes follow one another
-until the load ends (the figures say how many ran and how long each took).
+workers follow 7,535 changes in the change log while they answer. A pass starts when the load
+starts and again every ``--reingest-every`` seconds (default 20: three passes in 60 s; a pass
+still running then is waited for); the figures say when each ran and how long it took.
 
 Every answer must have the expected status (and length, for downloads); anything else, or a
 broken connection, counts under ``errors``, which must be 0. Each class and the whole have
@@ -381,10 +382,14 @@ def revised_records(records: Sequence[dict[str, Any]], work: Path) -> list[Path]
 
 
 class Reingest:
-    """``openhep ingest`` passes in another process, one after another, until ``stop``."""
+    """``openhep ingest`` passes in another process, one every ``every`` seconds (or as soon as
+    the last one ends, if later), until ``stop``."""
 
-    def __init__(self, sources: list[Path], env: dict[str, str], log: Path) -> None:
-        self.sources, self.env, self.log = sources, env, log
+    def __init__(
+        self, sources: list[Path], env: dict[str, str], log: Path, every: float, until: float
+    ) -> None:
+        self.sources, self.env, self.log, self.every = sources, env, log, every
+        self.until = until  # no pass starts this many seconds after the first or later
         self.passes: list[dict[str, Any]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -399,7 +404,9 @@ class Reingest:
     def _run(self) -> None:
         started = time.perf_counter()
         for n in range(MAX_REINGEST_PASSES):
-            if self._stop.is_set():
+            if n * self.every >= self.until:
+                return
+            if self._stop.wait(max(0.0, started + n * self.every - time.perf_counter())):
                 return
             source = self.sources[n % len(self.sources)]
             begun = time.perf_counter()
@@ -468,13 +475,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="seconds of downloads on nginx and on OpenHEP alone (default: seconds/4, ≥ 5)",
     )
     parser.add_argument(
+        "--reingest-every",
+        type=float,
+        default=20.0,
+        help="seconds between the starts of re-ingest passes (default 20)",
+    )
+    parser.add_argument(
         "--no-record",
         action="store_true",
         help=f"do not append to {RESULTS.relative_to(REPO_ROOT)}",
     )
     args = parser.parse_args(argv)
-    if args.seconds <= 0 or args.clients < 1 or args.workers < 1:
-        parser.error("--seconds, --clients and --workers must be positive")
+    if args.seconds <= 0 or args.clients < 1 or args.workers < 1 or args.reingest_every <= 0:
+        parser.error("--seconds, --clients, --workers and --reingest-every must be positive")
     if args.baseline_seconds is None:
         args.baseline_seconds = max(5.0, args.seconds / 4)
     if args.baseline_seconds <= 0:
@@ -541,6 +554,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "workers": args.workers,
             "weights": WEIGHTS,
             "reingest_batch_size": REINGEST_BATCH,
+            "reingest_every_s": args.reingest_every,
         },
     }
     with (
@@ -576,7 +590,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             result["worker_memory_before"] = memory(openhep.proc.pid)
 
             note(f"load: {args.clients} clients for {args.seconds:g} s, with re-ingests")
-            reingest = Reingest(sources, env, work / "reingest.log")
+            reingest = Reingest(
+                sources, env, work / "reingest.log", args.reingest_every, args.seconds
+            )
             reingest.start()
             loaded = measure(runner, openhep, items, args.clients, args.seconds)
             reingest.stop()
