@@ -42,6 +42,7 @@ bench: install system-deps
 	$(BIN)/python bench/pages.py
 	$(BIN)/python bench/floor.py
 	$(BIN)/python bench/workers.py
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) openhep-data .pytest_cache .mypy_cache .ruff_cache

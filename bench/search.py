@@ -551,14 +551,17 @@ class Connection:
             self.writer.close()
         self.reader = self.writer = None
 
-    async def get(self, target: str) -> tuple[int, bytes]:
-        """GET ``target``; read the whole response; its status and body."""
+    async def get(self, target: str, headers: Sequence[tuple[str, str]] = ()) -> tuple[int, bytes]:
+        """GET ``target`` (with ``headers`` besides Host); read the whole response; its status
+        and body."""
         if self.writer is None or self.conn.our_state is not h11.IDLE:
             self.close()
             await self.open()
         assert self.reader is not None and self.writer is not None
         request = h11.Request(
-            method="GET", target=target, headers=[("Host", f"{self.host}:{self.port}")]
+            method="GET",
+            target=target,
+            headers=[("Host", f"{self.host}:{self.port}"), *headers],
         )
         self.writer.write(self.conn.send(request) + (self.conn.send(h11.EndOfMessage()) or b""))
         status = 0

@@ -16,10 +16,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import create_engine, func, select
 
 from _codp_shapes import pre_2024
 from _services.instance import Instance
 from openhep.catalog._ingest import prepare
+from openhep.catalog._schema import records
 from openhep.model import normalize_checksum
 
 SAMPLE = "cms-derived-csv-Run2011A.json"  # 9 records, each with a file
@@ -218,9 +220,10 @@ def test_sigkill_mid_batch_leaves_the_catalogue_as_before_and_a_rerun_completes(
     with instance.popen("ingest", str(tmp_path / "big"), "--progress", "log") as process:
         assert process.stderr is not None
         line = process.stderr.readline()
-        assert line.startswith("ingest: written "), line
-        written = int(line.split()[2].split("/")[0])
-        assert 0 < written < total  # killed mid-batch: rows are written but not committed
+        assert line.startswith("ingest: writing "), line
+        assert line.rstrip().endswith("(not yet committed; 0 committed)"), line
+        sent = int(line.split()[2].split("/")[0])
+        assert 0 < sent < total  # killed mid-batch: rows are sent but not committed
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=60)
     assert process.returncode == -signal.SIGKILL
@@ -237,6 +240,48 @@ def test_sigkill_mid_batch_leaves_the_catalogue_as_before_and_a_rerun_completes(
     assert rerun["created"] == total
     stats = json.loads(instance.run("stats", "--json", check=True).stdout)
     assert stats["total"] == total + len(load(codp_dir / SAMPLE))
+
+
+def committed_records(instance: Instance) -> int:
+    """Records another reader of the catalogue sees now: those of committed transactions."""
+    engine = create_engine(instance.url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(records)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def test_ingest_says_written_only_for_records_whose_transaction_committed(
+    instance: Instance, codp_dir: Path
+) -> None:
+    # Three transactions of 3,000 records, each sent in chunks of 500. The moment a line says
+    # "written N", the ingest is frozen and another reader counts what the catalogue holds.
+    lines: list[str] = []
+    with instance.popen(
+        "ingest", str(codp_dir), "--batch-size", "3000", "--progress", "log"
+    ) as process:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line.rstrip())
+            if not line.startswith("ingest: written "):
+                continue
+            process.send_signal(signal.SIGSTOP)
+            try:
+                written = int(line.split()[2].split("/")[0])
+                assert committed_records(instance) >= written, lines
+            finally:
+                process.send_signal(signal.SIGCONT)
+        assert process.wait(timeout=300) == 0
+    written_lines = [line for line in lines if line.startswith("ingest: written ")]
+    assert written_lines == [
+        f"ingest: written {n}/7535 records (committed)" for n in (3000, 6000, 7535)
+    ], lines
+    writing = [line for line in lines if line.startswith("ingest: writing ")]
+    assert writing[0] == "ingest: writing 500/7535 records (not yet committed; 0 committed)"
+    assert "ingest: writing 3500/7535 records (not yet committed; 3000 committed)" in writing
+    assert lines.index(written_lines[0]) > lines.index(writing[0])
+    assert committed_records(instance) == 7535
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

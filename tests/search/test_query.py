@@ -18,6 +18,7 @@ from openhep.search._query import (
     MAX_CLAUSES,
     MAX_DEPTH,
     MAX_QUERY_LENGTH,
+    MAX_WILDCARDS,
     And,
     MatchAll,
     Not,
@@ -29,6 +30,7 @@ from openhep.search._query import (
     build,
     compile_query,
     parse,
+    wildcard_count,
 )
 from openhep.search._schema import build_schema, to_document
 
@@ -383,8 +385,96 @@ def test_limits_are_inclusive(index: tantivy.Index) -> None:
 
 
 def test_too_complex_wildcard_is_a_syntax_error(index: tantivy.Index) -> None:
+    # Within the wildcard limit, yet beyond the size tantivy allows its automata.
     with pytest.raises(QuerySyntaxError, match="fewer"):
-        build("?" * 1500, index)
+        build("*e?*?a?*o?*?*i?*?n*", index)
+
+
+# -- what a query may cost: wildcards counted and capped ----------------------------------------
+
+
+def test_wildcards_are_counted_and_capped_at_the_term_past_the_limit(index: tantivy.Index) -> None:
+    build(" ".join(["mu*"] * MAX_WILDCARDS), index)
+    text = " OR ".join(["mu*"] * (MAX_WILDCARDS + 1))
+    with pytest.raises(QuerySyntaxError) as caught:
+        build(text, index)
+    last = text.rindex("mu*")
+    assert caught.value.position == last
+    assert f"at most {MAX_WILDCARDS} '*' and '?'" in str(caught.value)
+    assert f"character {last}" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [
+        ("mu*", 1),
+        ("Run201?B", 1),
+        ("*muon*", 2),
+        ("Run2012*-22Jan*", 2),  # one pattern per word
+        ("Run2012*-*", 1),  # a word that is only '*' matches any word: left out
+        ("*", 0),  # every record
+        ("title:*", 0),  # has a title
+        ("doi:10.7483/OPENDATA.CMS.*", 1),  # a keyword field: one pattern
+        ("a\\*b", 0),
+    ],
+)
+def test_what_counts_as_a_wildcard(text: str, count: int) -> None:
+    node = parse(text)
+    assert isinstance(node, Term)
+    assert wildcard_count(node) == count
+
+
+def test_one_pattern_with_too_many_wildcards_is_refused_at_its_start(index: tantivy.Index) -> None:
+    build("x" + "*a" * MAX_WILDCARDS, index)
+    with pytest.raises(QuerySyntaxError) as caught:
+        build("higgs x" + "*a" * (MAX_WILDCARDS + 1), index)
+    assert caught.value.position == 6
+
+
+@pytest.mark.parametrize(
+    "text", ["?*", "*?", "???", "title:??*", "doi:*?", "Run2012-?*", "recid:?"]
+)
+def test_a_pattern_word_without_a_letter_or_digit_is_refused(
+    text: str, index: tantivy.Index
+) -> None:
+    with pytest.raises(QuerySyntaxError, match="needs a letter or digit"):
+        build(text, index)
+
+
+def test_runs_of_wildcards_match_as_written(
+    search: Callable[[str], set[str]], codp_records: list[Record]
+) -> None:
+    # '*?*?' is compiled as one repeat ('.{2,}'): the same words as the pattern spelled out.
+    ascii_records = [r for r in codp_records if _ascii_title(r)]
+    for pattern, regex in (("m*?*?n", r"m.{2,}n"), ("m??n", r"m..n"), ("c?*s", r"c.+s")):
+        found = {x for x in search(f"title:{pattern}") if x in recids(ascii_records, bool)}
+        expected = recids(
+            ascii_records, lambda r, rx=regex: any(re.fullmatch(rx, w) for w in words(r["title"]))
+        )
+        assert found == expected
+        assert found, pattern
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(alphabet="ab*?- ", max_size=80))
+def test_fuzz_an_accepted_query_holds_at_most_the_limit_of_wildcards(
+    text: str, index: tantivy.Index
+) -> None:
+    try:
+        tree = parse(text)
+    except QuerySyntaxError as exc:
+        assert 0 <= exc.position <= len(text)
+        return
+
+    def terms(node: Any) -> list[Term]:
+        if isinstance(node, Term):
+            return [node]
+        if isinstance(node, Not):
+            return terms(node.child)
+        return [t for child in getattr(node, "children", ()) for t in terms(child)]
+
+    assert sum(wildcard_count(t) for t in terms(tree)) <= MAX_WILDCARDS
+    compile_query(tree, index)
 
 
 def test_compile_checks_hand_built_trees(index: tantivy.Index) -> None:

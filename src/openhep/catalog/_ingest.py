@@ -84,6 +84,21 @@ class Repaired:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class IngestProgress:
+    """Where an ingest stands: records ``sent`` to the catalogue so far, how many of them are
+    ``committed`` (their transaction ended; a crash now keeps them), of ``total`` to write."""
+
+    sent: int
+    committed: int
+    total: int
+
+    @property
+    def in_transaction(self) -> bool:
+        """Records sent but not yet committed: a crash now loses them (and only them)."""
+        return self.sent > self.committed
+
+
 @dataclass(slots=True)
 class IngestReport:
     """What an ingest run read, repaired, wrote and rejected."""
@@ -301,7 +316,7 @@ def ingest(
     replace: bool = False,
     batch_size: int | None = None,
     recursive: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[IngestProgress], None] | None = None,
 ) -> IngestReport:
     """Ingest record files into the catalogue.
 
@@ -309,7 +324,8 @@ def ingest(
     and no ``skip_invalid`` nothing is written at all. A record whose recid the catalogue holds
     with other experiments is refused unless ``replace`` (then it becomes that record's next
     version). Records are then written in transactions of ``batch_size`` (default: all of them
-    in one), each landing whole or not at all.
+    in one), each landing whole or not at all. ``progress`` hears of each chunk of records
+    sent inside a transaction, and of each transaction once it has committed.
     """
     with _cyclic_gc_paused():
         return _ingest(paths, open_catalog, skip_invalid, replace, batch_size, recursive, progress)
@@ -322,7 +338,7 @@ def _ingest(
     replace: bool,
     batch_size: int | None,
     recursive: bool,
-    progress: Callable[[int, int], None] | None,
+    progress: Callable[[IngestProgress], None] | None,
 ) -> IngestReport:
     started = time.perf_counter()
     files = collect_paths(paths, recursive=recursive)
@@ -344,20 +360,25 @@ def _ingest(
             report.seconds = time.perf_counter() - started
             return report
         batch = [c.record for i, c in enumerate(candidates) if i not in conflicts]
-        done = 0
+        sent = committed = 0
         size = batch_size or max(len(batch), 1)
 
         def tick(n: int) -> None:
-            nonlocal done
-            done += n
+            # Inside the transaction: sent, not yet stored for good.
+            nonlocal sent
+            sent += n
             if progress is not None:
-                progress(done, len(batch))
+                progress(IngestProgress(sent, committed, len(batch)))
 
         for start in range(0, len(batch), size):
             chunk = batch[start : start + size]
             written = catalog.write(chunk, progress=tick, keep_experiments=not replace)
+            # write() returns once its transaction has committed: only now are they written.
+            committed = sent = start + len(chunk)
             report.written.merge(written)
             report.committed = True
+            if progress is not None:
+                progress(IngestProgress(sent, committed, len(batch)))
     report.seconds = time.perf_counter() - started
     return report
 

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from openhep.catalog import Catalog, CatalogConflictError, RecordNotFoundError
-from openhep.catalog._ingest import IngestReport, IngestSourceError, ingest
+from openhep.catalog._ingest import IngestProgress, IngestReport, IngestSourceError, ingest
 from openhep.model import record_json_schema
 from openhep.settings import Settings
 
@@ -38,16 +38,27 @@ def emit_json(data: object) -> None:
 
 
 @contextmanager
-def progress_reporter(mode: ProgressMode) -> Iterator[Callable[[int, int], None] | None]:
-    """A callback showing ingest progress: a bar on a terminal, log lines on request."""
+def progress_reporter(mode: ProgressMode) -> Iterator[Callable[[IngestProgress], None] | None]:
+    """A callback showing ingest progress: a bar on a terminal, log lines on request.
+
+    A log line says "written" only for records whose transaction has committed; records sent
+    inside a transaction that is still open are "writing" (a crash then loses them).
+    """
     if mode is ProgressMode.auto:
         mode = ProgressMode.bar if sys.stderr.isatty() else ProgressMode.none
     if mode is ProgressMode.none:
         yield None
     elif mode is ProgressMode.log:
 
-        def log(done: int, total: int) -> None:
-            print(f"ingest: written {done}/{total} records", file=sys.stderr, flush=True)
+        def log(at: IngestProgress) -> None:
+            if at.in_transaction:
+                line = (
+                    f"ingest: writing {at.sent}/{at.total} records "
+                    f"(not yet committed; {at.committed} committed)"
+                )
+            else:
+                line = f"ingest: written {at.committed}/{at.total} records (committed)"
+            print(line, file=sys.stderr, flush=True)
 
         yield log
     else:
@@ -55,8 +66,8 @@ def progress_reporter(mode: ProgressMode) -> Iterator[Callable[[int, int], None]
         with Progress(*columns, TimeElapsedColumn(), console=err, transient=True) as bar:
             task = bar.add_task("writing records", total=None)
 
-            def update(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
+            def update(at: IngestProgress) -> None:
+                bar.update(task, completed=at.sent, total=at.total)
 
             yield update
 
@@ -125,7 +136,8 @@ def ingest_command(
         ProgressMode,
         typer.Option(
             "--progress",
-            help="auto: a bar on a terminal; bar; log: a line per written chunk; none.",
+            help="auto: a bar on a terminal; bar; log: a line per chunk sent ('writing') and "
+            "per committed transaction ('written'); none.",
         ),
     ] = ProgressMode.auto,
 ) -> None:

@@ -14,6 +14,7 @@ from openhep.model._document import (
     parse_document,
 )
 from openhep.model._errors import FieldError, RecordValidationError
+from openhep.model._keys import MAX_KEY_BYTES, FileKeyError, check_file_key
 from openhep.model._record import (
     File,
     Record,
@@ -27,11 +28,13 @@ from openhep.model._validate import record_json_schema, validate_record, validat
 __all__ = [
     "DOCUMENT_SLUG",
     "DOCUMENT_TYPES",
+    "MAX_KEY_BYTES",
     "Document",
     "DocumentError",
     "DocumentType",
     "FieldError",
     "File",
+    "FileKeyError",
     "Record",
     "RecordType",
     "RecordValidationError",
@@ -39,6 +42,7 @@ __all__ = [
     "RepairKind",
     "UpgradedRecord",
     "body_file",
+    "check_file_key",
     "front_of",
     "normalize_checksum",
     "parse_document",

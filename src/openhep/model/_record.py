@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+from posixpath import basename
 from typing import Annotated, Any
 
 from pydantic import (
@@ -14,6 +15,8 @@ from pydantic import (
     StringConstraints,
     model_validator,
 )
+
+from openhep.model._keys import FileKeyError, check_file_key
 
 # Bounds keep one hostile record from exhausting memory; the real records stay far below them
 # (longest title 179 characters, longest description 31,738, most files in a record 373).
@@ -93,6 +96,7 @@ Checksum = Annotated[str, AfterValidator(normalize_checksum)]
 Doi = Annotated[str, AfterValidator(_check_doi)]
 DateText = Annotated[str, AfterValidator(_check_date)]
 FileUri = Annotated[str, StringConstraints(max_length=4096), AfterValidator(_check_file_uri)]
+FileKey = Annotated[str, AfterValidator(check_file_key)]
 
 
 class _Strict(BaseModel):
@@ -181,8 +185,21 @@ class File(_Strict):
     size: Annotated[int, Field(ge=0, le=MAX_SIZE)]
     checksum: Checksum
     type: ShortText | None = None
-    key: ShortText | None = None
+    key: FileKey | None = None
     description: Text | None = None
+
+    @model_validator(mode="after")
+    def _named(self) -> File:
+        # Without a key a file is known by the last part of its URI: the same rule holds.
+        if self.key is None:
+            try:
+                check_file_key(basename(self.uri))
+            except FileKeyError as exc:
+                raise ValueError(
+                    f"the file has no key, so it is named by the end of its uri, and {exc}; "
+                    "or give the file a key"
+                ) from None
+        return self
 
 
 class License(_Strict):

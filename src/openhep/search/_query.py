@@ -23,6 +23,12 @@ from openhep.search._schema import (
 MAX_QUERY_LENGTH = 2000  # characters
 MAX_DEPTH = 32  # nesting of parentheses and NOT / - / + / !
 MAX_CLAUSES = 128  # leaf terms, phrases and ranges
+#: Wildcards ('*' and '?') a query may hold. Each pattern walks its field's whole term
+#: dictionary with an automaton that grows with its wildcards, and joins every term it
+#: matches: the cost adds up by wildcard, not by term (on the 7,535 records 127 patterns took
+#: 0.8 to 2.4 s, one pattern of fifteen 70 ms; the worst allowed takes about 0.1 s:
+#: docs/performance.md). A lone '*' (every record, or "has a value") is free and not counted.
+MAX_WILDCARDS = 16
 
 #: How free words rank (docs/search.md). A record has a free word when its catch-all (TEXT)
 #: has it; its score is TEXT's BM25, plus SUMMARY's BM25 times SUMMARY_BOOST, plus TITLE_TIER
@@ -394,6 +400,7 @@ class _Parser:
         self.index = 0
         self.depth = 0
         self.clauses = 0
+        self.wildcards = 0
 
     def _peek(self) -> _Token:
         return self.tokens[self.index]
@@ -495,6 +502,15 @@ class _Parser:
         else:
             leaf = _range_node(token, field)
         _check_leaf(leaf)
+        if isinstance(leaf, Term) and leaf.wildcard:
+            self.wildcards += wildcard_count(leaf)
+            if self.wildcards > MAX_WILDCARDS:
+                raise QuerySyntaxError(
+                    f"too many wildcards: a query may have at most {MAX_WILDCARDS} '*' and '?' "
+                    f"(a lone * is free), and the term at character {leaf.position} goes past "
+                    "it; spell some words out or split the search",
+                    leaf.position,
+                )
         return leaf
 
     def _enter(self, token: _Token) -> None:
@@ -678,6 +694,15 @@ def _check_leaf(node: Term | Phrase | Range) -> None:
                 f"{node.position}): remove the '*' or '?'",
                 node.position,
             )
+        if any(all(wild for wild, _ in part) for part in _wildcard_parts(node)):
+            # '?*' or '???' match nearly every word of the field: joining them all is the
+            # costliest pattern there is, and no search asks for it on purpose.
+            raise QuerySyntaxError(
+                f"wildcard at character {node.position}: each word of a pattern needs a letter "
+                "or digit beside its '*' and '?'; add one, or search for * alone to find "
+                "every record",
+                node.position,
+            )
     elif target.kind == "numeric":
         _unsigned(node.field or "", node.text, node.position)
 
@@ -767,27 +792,61 @@ def _pattern_items(pattern: str, lowercase: bool) -> list[tuple[bool, str]]:
 def _regex(items: list[tuple[bool, str]]) -> str:
     # Anything but ASCII letters and digits goes in as a code point, so no input is regex syntax.
     parts = ["(?s)"]
-    for wild, ch in items:
+    run: list[str] = []  # consecutive wildcards, written as one repeat: '*?*?' is '.{2,}'
+    for wild, ch in [*items, (False, "")]:
         if wild:
-            parts.append(".*" if ch == "*" else ".")
-        elif ch.isascii() and ch.isalnum():
+            run.append(ch)
+            continue
+        if run:
+            fixed = run.count("?")
+            if "*" not in run:
+                parts.append("." if fixed == 1 else f".{{{fixed}}}")
+            else:
+                parts.append(".*" if not fixed else f".{{{fixed},}}")
+            run = []
+        if not ch:
+            break
+        if ch.isascii() and ch.isalnum():
             parts.append(ch)
         else:
             parts.append(f"\\x{{{ord(ch):X}}}")
     return "".join(parts)
 
 
-def _wildcard_on_text(field: str, pattern: str, schema: tantivy.Schema) -> tantivy.Query:
-    # Indexed terms are single tokens, so a pattern that spans separators ('Run2012*-22Jan')
-    # needs every one of its per-token patterns. Not side by side: tantivy's regex phrase gives
-    # up at search time once a pattern like '*' expands to too many terms.
+def _text_parts(pattern: str) -> list[list[tuple[bool, str]]]:
+    """A pattern on a tokenised field as the per-token patterns it needs (parts that are only
+    '*' match any token and are left out)."""
     pieces: list[list[tuple[bool, str]]] = [[]]
     for wild, ch in _pattern_items(pattern, lowercase=True):
         if not wild and not ch.isalnum():
             pieces.append([])
         else:
             pieces[-1].append((wild, ch))
-    pieces = [piece for piece in pieces if piece and set(piece) != {(True, "*")}]
+    return [piece for piece in pieces if piece and set(piece) != {(True, "*")}]
+
+
+def _wildcard_parts(node: Term) -> list[list[tuple[bool, str]]]:
+    """The patterns a wildcard term becomes, each run over a term dictionary: none for a
+    match-any ``*``; on a text field one per word (a word that is only '*' matches any word
+    and is left out)."""
+    if not node.wildcard or _is_match_any(node):
+        return []
+    target = _target(node.field, node.position)
+    if target.kind == "text":
+        return _text_parts(node.text)
+    return [_pattern_items(node.text, lowercase=target.lowercase)]
+
+
+def wildcard_count(node: Term) -> int:
+    """The wildcards of the patterns a term runs (what ``MAX_WILDCARDS`` counts)."""
+    return sum(wild for part in _wildcard_parts(node) for wild, _ in part)
+
+
+def _wildcard_on_text(field: str, pattern: str, schema: tantivy.Schema) -> tantivy.Query:
+    # Indexed terms are single tokens, so a pattern that spans separators ('Run2012*-22Jan')
+    # needs every one of its per-token patterns. Not side by side: tantivy's regex phrase gives
+    # up at search time once a pattern like '*' expands to too many terms.
+    pieces = _text_parts(pattern)
     if not pieces:
         return tantivy.Query.all_query()
     queries = [tantivy.Query.regex_query(schema, field, _regex(piece)) for piece in pieces]

@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from openhep.model import normalize_checksum, validate_record
+from openhep.model import FileKeyError, check_file_key, normalize_checksum, validate_record
 from openhep.storage._checksum import digest_chunks
 from openhep.storage._journal import JournaledWrite
 from openhep.storage._paths import ADDED_FILES_PREFIX, UnsafePathError, store_path
@@ -134,9 +134,19 @@ def files_under(directory: Path) -> list[tuple[str, Path]]:
             if not stat.S_ISREG(mode):
                 continue
             relative = full.relative_to(root).as_posix()
-            found.append((store_path(relative), target))
+            found.append((_listed_path(relative), target))
     found.sort(key=lambda item: item[0])
     return found
+
+
+def _listed_path(relative: str) -> str:
+    """A listed file's path below the directory: each of its names a good file key."""
+    for name in relative.split("/"):
+        try:
+            check_file_key(name)
+        except FileKeyError as exc:
+            raise UnsafePathError(f"{relative!a}: {exc}") from None
+    return store_path(relative)
 
 
 def _inside(root: Path, link: Path) -> Path:
@@ -280,6 +290,10 @@ def parse_index_json(name: str, content: bytes) -> list[dict[str, Any]]:
         uri, size, checksum = row.get("uri"), row.get("size"), row.get("checksum")
         if not isinstance(uri, str) or not _FILE_URI.match(uri) or len(uri) > 4096:
             raise FileIndexError(f"{where}.uri: expected a URI such as 'root://…/file.root'")
+        try:
+            check_file_key(uri.rsplit("/", 1)[-1])  # the name the index shows the file by
+        except FileKeyError as exc:
+            raise FileIndexError(f"{where}.uri: the file's name: {exc}") from None
         if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size < 2**63:
             raise FileIndexError(f"{where}.size: expected a number of bytes")
         try:

@@ -11,6 +11,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from openhep.model import FileKeyError, check_file_key
+
 #: Longest store path accepted (XRootD and most file systems allow 4,096 bytes).
 MAX_PATH_LENGTH = 1024
 #: Longest single name (file systems allow 255 bytes).
@@ -41,11 +43,11 @@ def store_path(path: str) -> str:
 
 
 def file_name(name: str) -> str:
-    """``name`` checked as a single file name (a record file's key)."""
-    checked = store_path(name)
-    if "/" in checked:
-        raise UnsafePathError(f"{name!r}: a file key is one name, without '/'")
-    return checked
+    """``name`` checked as a record file's key (the model's one rule for keys)."""
+    try:
+        return store_path(check_file_key(name))
+    except FileKeyError as exc:
+        raise UnsafePathError(str(exc)) from None
 
 
 #: Where files added to records are stored: ``<prefix>/<recid>/<upload id>/<key>``. This

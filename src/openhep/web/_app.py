@@ -28,6 +28,7 @@ from openhep.web import files as files_web
 from openhep.web._access_log import AccessLogMiddleware
 from openhep.web._body_limit import BodyLimitMiddleware
 from openhep.web._cache import AnswerCacheMiddleware
+from openhep.web._params import QueryStringError
 from openhep.web._security import SecurityHeadersMiddleware, api_docs_policy
 from openhep.web.api import files as files_api
 from openhep.web.api import records as records_api
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for error_type, status in (
         (RecordNotFoundError, 404),
         (SearchRequestError, 400),
+        (QueryStringError, 400),  # percent-encoded bytes that are not UTF-8
         (FileNotServedError, 404),
         (CorruptFileError, 503),  # failed its fixity check: not served as good
     ):

@@ -147,7 +147,7 @@ async def put_file(
     try:
         key = file_name(key)
     except UnsafePathError as exc:
-        raise HTTPException(400, f"key: {exc}") from None
+        raise HTTPException(400, str(exc)) from None
     expected = _expected_checksum(digest, checksum)
     files = portal(request).files
     limit = files.max_upload_bytes

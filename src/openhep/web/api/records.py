@@ -19,6 +19,7 @@ from openhep.search._service import (
 )
 from openhep.web._deps import RECID, RecidPath, base_url, json_response, portal
 from openhep.web._downloads import download_urls
+from openhep.web._params import strict_query_params
 
 router = APIRouter(prefix="/api/records", tags=["records"])
 
@@ -128,7 +129,7 @@ def search_request(params: QueryParams) -> SearchRequest:
     openapi_extra={"parameters": _SEARCH_PARAMETERS},
 )
 async def search_records(request: Request) -> Response:
-    params = request.query_params
+    params = strict_query_params(request)
     search = search_request(params)
     page, search_after = search.page, search.cursor
     result = portal(request).search(search)
@@ -176,7 +177,7 @@ async def get_record(request: Request) -> Response:
     recid = request.path_params["recid"]
     if not RECID.match(recid):
         raise SearchRequestError("recid: expected 1 to 12 digits")
-    params = request.query_params
+    params = strict_query_params(request)
     version = _number(params, "version", 0, 1, 2**31 - 1) if "version" in params else None
     view = portal(request).record(recid, version)
     root = base_url(request)

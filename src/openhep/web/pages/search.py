@@ -25,6 +25,7 @@ from openhep.search._service import (
     SearchResult,
 )
 from openhep.web._deps import portal
+from openhep.web._params import QueryStringError, strict_query_params
 from openhep.web.api.records import search_request
 from openhep.web.pages._math import math_text
 from openhep.web.pages._render import query_string, render, thousands
@@ -347,7 +348,7 @@ async def search_page(request: Request) -> HTMLResponse:
     params = request.query_params
     state: State | None = None
     try:
-        params = _year_range(params)
+        params = _year_range(strict_query_params(request))
         search = replace(search_request(params), cursor=None)
         state = State.of(search)
         if search.size > MAX_PAGE_SIZE:
@@ -356,7 +357,7 @@ async def search_page(request: Request) -> HTMLResponse:
                 "the JSON API gives up to 1,000"
             )
         result = portal(request).search(search)
-    except SearchRequestError as exc:
+    except (SearchRequestError, QueryStringError) as exc:
         return _error_page(request, params, state, str(exc))
     context: dict[str, Any] = {
         "state": state,
