@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -29,7 +30,13 @@ from _services.serve import openhep_env, run_openhep
 from openhep.settings import Settings
 from openhep.web import create_app
 from openhep.web.pages._math import math_html
-from openhep.web.pages._sanitize import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, safe_url, sanitize_html
+from openhep.web.pages._sanitize import (
+    ALLOWED_ATTRIBUTES,
+    ALLOWED_TAGS,
+    SiteLinks,
+    safe_url,
+    sanitize_html,
+)
 from openhep.web.pages.records import FILES_PER_PAGE, cite_as
 
 SHARDS = 8
@@ -340,7 +347,13 @@ def test_a_hostile_record_is_neutralised(own: TestClient) -> None:
         ('<a href="javascript:alert(1)">x</a>', "<a>x</a>"),
         ('<a href="/record/1">r</a>', '<a href="R/record/1">r</a>'),
         ("|eta<2.4 and pt>20", "|eta&lt;2.4 and pt&gt;20"),
-        ("<table><tr><td>a<td>b</table>", "<table><tr><td>a</td><td>b</td></tr></table>"),
+        # A "tag" no HTML element has is text, not an element to drop with its name.
+        ("|eta|<eta and pT>20 <p>x</p>", "|eta|&lt;eta and pT&gt;20 <p>x</p>"),
+        # The <tbody> a browser's parser (and nh3's, html5ever) adds to a table's rows.
+        (
+            "<table><tr><td>a<td>b</table>",
+            "<table><tbody><tr><td>a</td><td>b</td></tr></tbody></table>",
+        ),
         ("<img src=x onerror=alert(1)>", '<img src="x" alt="" loading="lazy">'),
         ("<ul><li>a<li>b</ul>", "<ul><li>a</li><li>b</li></ul>"),
         ("<svg><script>x</script></svg>after", "after"),
@@ -352,6 +365,25 @@ def test_a_hostile_record_is_neutralised(own: TestClient) -> None:
 )
 def test_sanitize_examples(given: str, expected: str) -> None:
     assert sanitize_html(given, "R") == expected
+
+
+def test_texts_sanitised_in_threads_keep_their_own_links() -> None:
+    """The sanitiser is set up once and its URL rules see one text at a time per thread: texts
+    cleaned at the same time (as the pages' worker threads do) get their own site's links."""
+    texts = [f'<a href="/record/{n}">r</a><img src="/x{n}.png">' for n in range(200)]
+    sites = [
+        SiteLinks(f"R{n}", "https://origin", frozenset({f"/x{n}.png"}) if n % 2 else frozenset())
+        for n in range(200)
+    ]
+    expected = [sanitize_html.__wrapped__(t, s) for t, s in zip(texts, sites, strict=True)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        got = list(pool.map(sanitize_html.__wrapped__, texts, sites))
+    assert got == expected
+    assert expected[1] == (
+        '<a href="R1/record/1">r</a><a href="https://origin/x1.png" class="external"'
+        ' rel="external noopener">Image: image</a>'
+    )
+    assert expected[2] == '<a href="R2/record/2">r</a><img src="R2/x2.png" alt="" loading="lazy">'
 
 
 @pytest.mark.parametrize(
