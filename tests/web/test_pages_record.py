@@ -367,6 +367,19 @@ def test_sanitize_examples(given: str, expected: str) -> None:
     assert sanitize_html(given, "R") == expected
 
 
+@pytest.mark.parametrize("value", ['"><b onmouseover=alert(1)>x', "a>b<c", "<img src=x>", "&amp;"])
+def test_attribute_values_holding_markup_stay_values(value: str) -> None:
+    given = f'<a href="/r" title="{escape(value)}">t</a><img src="/i" alt="{escape(value)}">'
+    out = sanitize_html(given, "R")
+    collected = _Collect()
+    collected.feed(out)
+    collected.close()
+    assert collected.tags == [
+        ("a", [("href", "R/r"), ("title", value)]),
+        ("img", [("src", "R/i"), ("alt", value), ("loading", "lazy")]),
+    ]
+
+
 def test_texts_sanitised_in_threads_keep_their_own_links() -> None:
     """The sanitiser is set up once and its URL rules see one text at a time per thread: texts
     cleaned at the same time (as the pages' worker threads do) get their own site's links."""

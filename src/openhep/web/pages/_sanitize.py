@@ -108,11 +108,14 @@ _NUMERIC = frozenset({"width", "height", "colspan", "rowspan", "start"})
 _DIGITS = re.compile(r"^[0-9]{1,4}%?$")
 #: Elements whose text is code, never LaTeX (``<code>$ git clone …</code>``).
 VERBATIM = frozenset({"code", "pre", "kbd", "samp"})
-# nh3's output read back (attribute values quoted, with ">" escaped): the tags the pass after
-# it rewrites or follows; any other tag, and text without formulas, is copied as nh3 wrote it.
-_TAG = re.compile(r"<(/?)(a|img|h[1-6]|tt|strike|del|code|pre|kbd|samp)((?: [^>]*)?)>")
+# nh3's output read back: the tags the pass after it rewrites or follows; any other tag, and
+# text without formulas, is copied as nh3 wrote it. Attribute values are read as quoted
+# strings (nh3 writes every one in double quotes, '"' escaped), so a '>' in one (which nh3
+# escapes too) could not end a tag early.
+_ATTRIBUTES = r'((?: [^\s="]+="[^"]*")*)'
+_TAG = re.compile(r"<(/?)(a|img|h[1-6]|tt|strike|del|code|pre|kbd|samp)" + _ATTRIBUTES + ">")
 # Any tag: what separates texts, where formulas are looked for.
-_ANY_TAG = re.compile(r"<(/?)([a-z0-9]+)((?: [^>]*)?)>")
+_ANY_TAG = re.compile(r"<(/?)([a-z0-9]+)" + _ATTRIBUTES + ">")
 _REWRITTEN = frozenset({"a", "img", "h1", "h2", "tt", "strike", "del"}) | ANCHORED | VERBATIM
 _ATTRIBUTE = re.compile(r' ([^\s="]+)="([^"]*)"')
 
