@@ -73,6 +73,7 @@ from bench.harness import (
     OtherLoad,
     Server,
     add_record_option,
+    first_paragraph,
     machine,
     nginx_server,
     openhep_env,
@@ -282,7 +283,7 @@ def xrootd_query(url: str, remote: str) -> Callable[[], str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser = argparse.ArgumentParser(description=first_paragraph(__doc__))
     parser.add_argument(
         "--anchors",
         type=Path,

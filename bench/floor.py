@@ -43,6 +43,7 @@ from bench.harness import (
     Server,
     add_record_option,
     brief,
+    first_paragraph,
     machine,
     measure_http,
     new_event_loop,
@@ -88,7 +89,7 @@ note = progress("floor")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(description=first_paragraph(__doc__))
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load each")
     parser.add_argument("--clients", type=int, default=32, help="concurrent HTTP clients")
     parser.add_argument("--workers", type=int, default=2, help="server worker processes")

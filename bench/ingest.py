@@ -54,6 +54,7 @@ from bench.harness import (
     build_inputs,
     describe_volume,
     exit_on_sigterm,
+    first_paragraph,
     machine,
     peak_rss_mib,
     progress,
@@ -316,7 +317,7 @@ def measure(
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(description=first_paragraph(__doc__))
     add_anchors_option(parser)
     parser.add_argument("--quick", action="store_true", help="skip the growth to 200,000 records")
     parser.add_argument("--skip-postgres", action="store_true", help="measure SQLite only")

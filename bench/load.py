@@ -79,6 +79,7 @@ from bench.harness import (
     cpu_machine,
     cpu_self,
     exit_on_sigterm,
+    first_paragraph,
     iter_records,
     machine,
     memory,
@@ -372,7 +373,7 @@ class Reingest:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(description=first_paragraph(__doc__))
     parser.add_argument("--seconds", type=float, default=60.0, help="load duration (default 60)")
     parser.add_argument("--clients", type=int, default=64, help="concurrent clients (default 64)")
     parser.add_argument("--workers", type=int, default=2, help="openhep/nginx workers (default 2)")

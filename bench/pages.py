@@ -84,6 +84,7 @@ from bench.harness import (
     describe_volume,
     encode,
     exit_on_sigterm,
+    first_paragraph,
     iter_records,
     listing_mix,
     machine,
@@ -265,7 +266,7 @@ def measure_volume(
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(description=first_paragraph(__doc__))
     add_load_options(parser)
     parser.add_argument(
         "--static-sample",

@@ -150,6 +150,7 @@ from bench.harness import (
     encode,
     events_range,
     exit_on_sigterm,
+    first_paragraph,
     iter_records,
     listing_mix,
     machine,
@@ -714,7 +715,7 @@ def targets(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(description=first_paragraph(__doc__))
     add_load_options(parser)
     parser.add_argument(
         "--skip-openhep", action="store_true", help="measure Datasette and the harness only"

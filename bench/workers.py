@@ -44,6 +44,7 @@ from bench.harness import (
     build_inputs,
     build_openhep,
     encode,
+    first_paragraph,
     iter_records,
     listing_mix,
     machine,
@@ -65,7 +66,7 @@ note = progress("workers")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(description=first_paragraph(__doc__))
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per class and round")
     parser.add_argument("--rounds", type=int, default=2, help="rounds per class")
     parser.add_argument("--clients", type=int, default=32, help="concurrent HTTP clients")

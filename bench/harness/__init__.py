@@ -23,7 +23,12 @@ from bench.harness._meters import (
     peak_rss_mib,
     tree_cpu_seconds,
 )
-from bench.harness._options import add_load_options, checked_load_options, exit_on_sigterm
+from bench.harness._options import (
+    add_load_options,
+    checked_load_options,
+    exit_on_sigterm,
+    first_paragraph,
+)
 from bench.harness._queries import (
     CLASSES,
     FACETS,
@@ -100,6 +105,7 @@ __all__ = [
     "events_range",
     "exit_on_sigterm",
     "facet_values",
+    "first_paragraph",
     "iter_records",
     "listing_mix",
     "machine",

@@ -71,3 +71,8 @@ def _terminate(signum: int, _frame: FrameType | None) -> None:
 def exit_on_sigterm() -> None:
     """SIGTERM unwinds like Ctrl-C, so the servers and the temporary files go too."""
     signal.signal(signal.SIGTERM, _terminate)
+
+
+def first_paragraph(doc: str | None) -> str | None:
+    """A bench's ``--help`` description: its docstring's first paragraph on one line."""
+    return " ".join(doc.split("\n\n")[0].split()) if doc else None
