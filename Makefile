@@ -35,14 +35,10 @@ lint: install
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
+# Every benchmark; each appends its JSON line to bench/results/<name>.jsonl (docs/performance.md).
+BENCHES ?= ingest search files pages floor workers load
 bench: install system-deps
-	$(BIN)/python bench/ingest.py
-	$(BIN)/python bench/search.py
-	$(BIN)/python bench/files.py
-	$(BIN)/python bench/pages.py
-	$(BIN)/python bench/floor.py
-	$(BIN)/python bench/workers.py
-	$(BIN)/python bench/load.py
+	for name in $(BENCHES); do $(BIN)/python -m bench.$$name || exit 1; done
 
 clean:
 	rm -rf $(VENV) openhep-data .pytest_cache .mypy_cache .ruff_cache

@@ -52,7 +52,6 @@ import contextlib
 import json
 import mmap
 import os
-import platform
 import shutil
 import signal
 import statistics
@@ -68,10 +67,22 @@ from typing import Any
 
 import httpx
 
-from _modules import load_bench
+from bench.harness import (
+    HOST,
+    REPO_ROOT,
+    OtherLoad,
+    Server,
+    add_record_option,
+    first_paragraph,
+    machine,
+    nginx_server,
+    openhep_env,
+    progress,
+    source_tree,
+    tree_cpu_seconds,
+    write_result,
+)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
 MiB = 1 << 20
 SOURCE = "cms-samples/uproot-Zmumu.root"
 STORE_DIR = "eos/opendata/cms/openhep-bench"
@@ -79,13 +90,7 @@ URI_PREFIX = "root://eospublic.cern.ch//"
 RECID = "990001"
 
 
-def note(message: str) -> None:
-    print(f"[bench/files] {message}", file=sys.stderr, flush=True)
-
-
-# Its servers (process groups, ready checks), environment and process-tree CPU meter.
-SEARCH_BENCH = load_bench("search")
-tree_cpu_seconds = SEARCH_BENCH.tree_cpu_seconds
+note = progress("files")
 
 
 # -- the file ---------------------------------------------------------------------------------
@@ -182,18 +187,19 @@ def downloads(
     and the CPU seconds the server's process tree spent per GB sent."""
     cpu = tree_cpu_seconds(server_pid)
     started = time.perf_counter()
+    argvs = [argv_for(i) for i in range(clients)]
     procs = [
-        subprocess.Popen(argv_for(i), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for i in range(clients)
+        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for argv in argvs
     ]
     outputs = [proc.communicate() for proc in procs]
     wall = time.perf_counter() - started
     cpu = tree_cpu_seconds(server_pid) - cpu
-    for proc, (out, err) in zip(procs, outputs, strict=True):
+    for argv, proc, (out, err) in zip(argvs, procs, outputs, strict=True):
         if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(proc.args)} failed ({proc.returncode}): {err[-500:]}")
+            raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}): {err[-500:]}")
         if out.strip() and out.split() != ["200", str(size)]:
-            raise RuntimeError(f"{' '.join(proc.args)}: expected 200 and {size} bytes, got {out}")
+            raise RuntimeError(f"{' '.join(argv)}: expected 200 and {size} bytes, got {out}")
     return clients * size / wall / 1e6, cpu / (clients * size / 1e9)
 
 
@@ -277,7 +283,7 @@ def xrootd_query(url: str, remote: str) -> Callable[[], str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser = argparse.ArgumentParser(description=first_paragraph(__doc__))
     parser.add_argument(
         "--anchors",
         type=Path,
@@ -288,6 +294,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=4, help="concurrent downloads (default 4)")
     parser.add_argument("--workers", type=int, default=2, help="openhep/nginx workers (default 2)")
     parser.add_argument("--repeat", type=int, default=5, help="rounds, median reported (default 5)")
+    add_record_option(parser, "files")
     args = parser.parse_args(argv)
     if not (args.anchors / SOURCE).is_file():
         raise SystemExit(f"bench/files: {args.anchors / SOURCE} not found (see --anchors)")
@@ -301,7 +308,8 @@ def main(argv: list[str] | None = None) -> None:
     from openhep.storage._xrootd import XRootDStore
 
     bench_started = time.perf_counter()
-    load_start = round(os.getloadavg()[0], 2)
+    load_start = os.getloadavg()[0]
+    other = OtherLoad()
     work = Path(tempfile.mkdtemp(prefix="openhep-bench-files-", dir="/tmp"))
     work.chmod(0o755)
     servers: list[Any] = []
@@ -344,7 +352,7 @@ def main(argv: list[str] | None = None) -> None:
             size, xrootd_query(xrootd.url, f"/{store_path}"), expected, 1
         )
 
-        env = SEARCH_BENCH.openhep_env(home)
+        env = openhep_env(home)
         cli = [sys.executable, "-m", "openhep"]
         record = work / "record.json"
         record.write_text(json.dumps([bench_record(name, size, expected, volume)]))
@@ -354,7 +362,7 @@ def main(argv: list[str] | None = None) -> None:
         checksum["openhep_fixity_cli"] = round(size / (time.perf_counter() - started) / 1e9, 2)
         note(f"checksums (GB/s): {checksum}; fixity: {fixity.stdout.strip()[:300]}")
 
-        openhep = SEARCH_BENCH.Server(
+        openhep = Server(
             "openhep",
             # No access log: the baselines log nothing either.
             [
@@ -374,8 +382,7 @@ def main(argv: list[str] | None = None) -> None:
         servers.append(openhep)
         # A small page to tell when nginx is up (the file itself is a GiB).
         (work / "nginx-root" / "index.html").write_text("bench/files\n", encoding="utf-8")
-        nginx = load_bench("pages").nginx_server(
-            SEARCH_BENCH,
+        nginx = nginx_server(
             work,
             work / "nginx-root",
             args.workers,
@@ -435,19 +442,19 @@ def main(argv: list[str] | None = None) -> None:
                 "checksum_met": checksum["openhep_local"] >= 1.0,
             },
             "problems": problems,
-            "machine": {
-                "cores": os.cpu_count(),
-                "python": platform.python_version(),
-                "load_average_1min": {"start": load_start, "end": round(os.getloadavg()[0], 2)},
+            "code": source_tree(None),
+            "machine": machine(load_start)
+            | {
                 "tools": {
                     "nginx": tool_version(["nginx", "-v"]),
                     "curl": tool_version(["curl", "--version"]),
                     "xrootd": tool_version(["xrootd", "-v"]),
                 },
             },
+            "other_cpu_cores": other.cores(),
             "seconds": round(time.perf_counter() - bench_started),
         }
-        print(json.dumps(result), flush=True)
+        write_result(result, save=not args.no_record)
     finally:
         for server in servers:
             server.close()

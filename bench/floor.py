@@ -35,11 +35,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
+from bench.harness import (
+    HOST,
+    REPO_ROOT,
+    OtherLoad,
+    Pool,
+    Server,
+    add_record_option,
+    brief,
+    first_paragraph,
+    machine,
+    measure_http,
+    new_event_loop,
+    nginx_server,
+    progress,
+    source_tree,
+    warm_up,
+    write_result,
+)
 
-from _modules import load_bench
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 BODY = b"x" * int(os.environ.get("FLOOR_BODY_BYTES", "10000"))
 _HEADERS = [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", b"%d" % len(BODY))]
 
@@ -71,31 +85,31 @@ def fastapi_app() -> Any:
     return app
 
 
-def note(message: str) -> None:
-    print(f"[bench/floor] {message}", file=sys.stderr, flush=True)
+note = progress("floor")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(description=first_paragraph(__doc__))
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load each")
     parser.add_argument("--clients", type=int, default=32, help="concurrent HTTP clients")
     parser.add_argument("--workers", type=int, default=2, help="server worker processes")
     parser.add_argument("--body-bytes", type=int, default=10_000, help="size of the answer")
+    add_record_option(parser, "floor")
     args = parser.parse_args(argv)
     if args.duration <= 0 or args.clients < 1 or args.workers < 1 or args.body_bytes < 1:
         parser.error("--duration, --clients, --workers and --body-bytes must be positive")
-    search_bench = load_bench("search")
-    pages_bench = load_bench("pages")
     started = time.perf_counter()
     load_at_start = os.getloadavg()[0]
+    other = OtherLoad()
     env = dict(os.environ) | {"FLOOR_BODY_BYTES": str(args.body_bytes)}
-    uvicorn = [sys.executable, "-m", "uvicorn", "--app-dir", str(REPO_ROOT / "bench"),
-               "--host", search_bench.HOST, "--port", "{port}", "--workers", str(args.workers),
+    uvicorn = [sys.executable, "-m", "uvicorn", "--app-dir", str(REPO_ROOT),
+               "--host", HOST, "--port", "{port}", "--workers", str(args.workers),
                "--http", "httptools", "--loop", "uvloop", "--no-access-log",
                "--log-level", "warning"]  # fmt: skip
     result: dict[str, Any] = {
         "bench": "floor",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "code": source_tree(None),
         "baseline": "nginx_static: nginx serving the same bytes as a file",
         "settings": {
             "clients": args.clients,
@@ -106,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     with (
         tempfile.TemporaryDirectory(prefix="openhep-bench-floor-") as tmp,
-        asyncio.Runner(loop_factory=search_bench.new_event_loop) as runner,
+        asyncio.Runner(loop_factory=new_event_loop) as runner,
         contextlib.ExitStack() as stack,
     ):
         work = Path(tmp)
@@ -115,18 +129,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         (static / "p").mkdir(parents=True)
         (static / "p" / "body.html").write_bytes(b"x" * args.body_bytes)
         servers = {
-            "uvicorn_asgi": search_bench.Server(
-                "uvicorn_asgi", [*uvicorn, "floor:asgi_app"], env, work / "asgi.log"
+            "uvicorn_asgi": Server(
+                "uvicorn_asgi", [*uvicorn, "bench.floor:asgi_app"], env, work / "asgi.log"
             ),
-            "fastapi_route": search_bench.Server(
-                "fastapi_route", [*uvicorn, "--factory", "floor:fastapi_app"], env, work / "f.log"
+            "fastapi_route": Server(
+                "fastapi_route",
+                [*uvicorn, "--factory", "bench.floor:fastapi_app"],
+                env,
+                work / "f.log",
             ),
         }
         servers["fastapi_async_route"] = servers["fastapi_route"]  # the same app, its other route
         if shutil.which("nginx") or Path("/usr/sbin/nginx").exists():
-            servers["nginx_static"] = pages_bench.nginx_server(
-                search_bench, work, static, args.workers
-            )
+            servers["nginx_static"] = nginx_server(work, static, args.workers)
         paths = {
             "uvicorn_asgi": "/x",
             "fastapi_route": "/sync/x",
@@ -138,15 +153,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 stack.callback(server.close)
             server.wait_ready(paths[name])
         for name, server in servers.items():
-            labels = {paths[name]: name}
-            runner.run(search_bench.closed_loop(server.port, list(labels), 2, 1.0, None))
-            figure = search_bench.measure_http(runner, server, labels, args.clients, args.duration)
-            figure.pop("per_query_p50_ms", None)
+            pool = Pool([paths[name]], seed=None)
+            warm_up(runner, server, pool)
+            figure = measure_http(runner, server, pool, args.clients, args.duration)
             result[name] = figure
-            note(f"{name}: {search_bench.brief(figure)}")
-    result["machine"] = search_bench.machine(load_at_start)
+            note(f"{name}: {brief(figure)}")
+    result["machine"] = machine(load_at_start)
+    result["other_cpu_cores"] = other.cores()
     result["seconds"] = round(time.perf_counter() - started, 1)
-    print(orjson.dumps(result).decode(), flush=True)
+    write_result(result, save=not args.no_record)
     return 0
 
 

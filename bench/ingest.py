@@ -31,180 +31,50 @@ import argparse
 import contextlib
 import gc
 import os
-import platform
-import resource
-import signal
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import orjson
 import psycopg
-import sqlalchemy
 from psycopg import sql
 
+from bench.harness import (
+    REPO_ROOT,
+    Inputs,
+    OtherLoad,
+    add_anchors_option,
+    add_record_option,
+    build_inputs,
+    describe_volume,
+    exit_on_sigterm,
+    first_paragraph,
+    machine,
+    peak_rss_mib,
+    progress,
+    read_records,
+    record_files,
+    source_tree,
+    write_result,
+)
 from openhep.catalog import Catalog
-from openhep.catalog._ingest import collect_paths, ingest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_ANCHORS = REPO_ROOT.parent / "shared" / "anchors" / "codp-records"
-# The real record that vouches for what the stubs lack: CMS simulation of the same 2016 UL
-# campaign (its title, like every stub's, names ``UL16``), published in the same release.
-REFERENCE_FILE = "cms-simulated-datasets-2016-pileup.json"
-STUB_CAMPAIGN = "UL16"
+# The path ``openhep ingest`` takes, measured directly (a private name until the services
+# layer gives ingest a public face).
+from openhep.catalog._ingest import ingest
 
 TARGET_SQLITE = 5_000
-GROW_TARGET = 200_000
 GROW_BATCH = 10_000
-RECID_STRIDE = 1_000_000
 RAW_TABLE = "raw_records"
 
 
-def note(message: str) -> None:
-    print(f"[bench/ingest] {message}", file=sys.stderr, flush=True)
-
-
-# -- building the inputs ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Inputs:
-    """The record files each measurement reads, and how many records they hold."""
-
-    real: list[Path]
-    real_records: int
-    stub_records: int
-    grow_dir: Path | None = None
-    grow_records: int = 0
-    grow_copies: int = 0
-    at_200k_dirs: tuple[Path, ...] = ()
-    completion: dict[str, Any] | None = None
-
-
-def read_records(path: Path) -> list[dict[str, Any]]:
-    data = orjson.loads(path.read_bytes())
-    return [data] if isinstance(data, dict) else list(data)
-
-
-def stub_completion(anchors: Path) -> dict[str, Any]:
-    """The fields a 2016 CMS simulated-dataset stub lacks, as the real records state them.
-
-    type, experiment and publisher are what the stubs' files say (``cms-simulated-datasets``
-    of the CERN Open Data Portal); collision energy/type and the publication date are read from
-    the real records of the same campaign and must agree among them, or the bench refuses.
-    """
-    source = anchors / REFERENCE_FILE
-    if not source.is_file():
-        raise SystemExit(
-            f"bench/ingest: {source} not found; the stubs are completed from it (--anchors)"
-        )
-    stated: dict[str, Any] = {
-        "type": {"primary": "Dataset", "secondary": ["Simulated"]},
-        "experiment": ["CMS"],
-        "publisher": "CERN Open Data Portal",
-    }
-    references = [
-        r
-        for r in read_records(source)
-        if r.get("type") == stated["type"]
-        and r.get("experiment") == stated["experiment"]
-        and STUB_CAMPAIGN in r.get("title", "")
-        and "2016" in (r.get("date_created") or [])
-    ]
-    if not references:
-        raise SystemExit(f"bench/ingest: no CMS 2016 {STUB_CAMPAIGN} simulated record in {source}")
-    for key in ("publisher", "collision_information", "date_published"):
-        values = {orjson.dumps(r.get(key)) for r in references}
-        if len(values) != 1 or references[0].get(key) is None:
-            raise SystemExit(f"bench/ingest: {source}: records disagree on (or lack) {key}")
-    if references[0]["publisher"] != stated["publisher"]:
-        raise SystemExit(f"bench/ingest: {source}: unexpected publisher")
-    return stated | {
-        "collision_information": references[0]["collision_information"],
-        "date_published": references[0]["date_published"],
-    }
-
-
-def shifted(record: dict[str, Any], copy: int) -> dict[str, Any]:
-    """Copy ``copy`` of a record: recid + copy * 1,000,000, and no DOI (DOIs are unique)."""
-    if copy == 0:
-        return record
-    moved = {k: v for k, v in record.items() if k != "doi"}
-    moved["recid"] = str(int(record["recid"]) + copy * RECID_STRIDE)
-    return moved
-
-
-def write_copies(
-    sources: Sequence[tuple[str, list[dict[str, Any]]]], copies: Sequence[int], out: Path
-) -> int:
-    """Write every source file's records once per copy (same file sizes as CODP's files)."""
-    out.mkdir(parents=True)
-    written = 0
-    for copy in copies:
-        for name, recs in sources:
-            (out / f"copy{copy:02d}-{name}").write_bytes(
-                orjson.dumps([shifted(r, copy) for r in recs])
-            )
-            written += len(recs)
-    return written
-
-
-def build_inputs(anchors: Path, work: Path, *, grow: bool, at_200k_runs: int) -> Inputs:
-    real = collect_paths([anchors])
-    real_sources = [(p.name, read_records(p)) for p in real]
-    real_records = sum(len(recs) for _, recs in real_sources)
-    stub_files = sorted((anchors / "_skeletons").glob("*.json"))
-    stubs = [(p.name, read_records(p)) for p in stub_files]
-    stub_records = sum(len(recs) for _, recs in stubs)
-    if not grow:
-        return Inputs(real, real_records, stub_records)
-
-    completion = stub_completion(anchors)
-    for name, recs in stubs:
-        for stub in recs:
-            if set(stub) != {"recid", "doi", "title"} or STUB_CAMPAIGN not in stub["title"]:
-                raise SystemExit(f"bench/ingest: {name}: recid {stub.get('recid')} is no stub")
-    completed = [(name, [s | completion for s in recs]) for name, recs in stubs]
-    per_copy = real_records + stub_records
-    copies = -(-GROW_TARGET // per_copy)
-    note(f"writing {copies} copies of {per_copy:,} records (real + completed stubs)")
-    grow_dir = work / "grow"
-    grow_records = write_copies(real_sources + completed, range(copies), grow_dir)
-    at_dirs = tuple(work / f"at200k-{i}" for i in range(at_200k_runs))
-    for i, directory in enumerate(at_dirs):
-        write_copies(real_sources, [copies + i], directory)
-    return Inputs(
-        real,
-        real_records,
-        stub_records,
-        grow_dir,
-        grow_records,
-        copies,
-        at_dirs,
-        completion,
-    )
-
-
-def describe_volume(inputs: Inputs) -> str:
-    """How the growth volume was built, in one sentence for the JSON line."""
-    if inputs.grow_dir is None or inputs.completion is None:
-        return "--quick: the real records only, no growth"
-    files = sum(1 for _ in inputs.grow_dir.iterdir())
-    return (
-        f"{inputs.grow_copies} copies of the {inputs.real_records:,} real CODP records and the "
-        f"{inputs.stub_records:,} CMS 2016 simulated-dataset skeleton stubs {{recid, doi, title}}, "
-        f"completed with {', '.join(sorted(inputs.completion))} as their source files and the real "
-        f"UL16 record in {REFERENCE_FILE} state them; copy k has recid + k*{RECID_STRIDE:,} and "
-        f"no doi; {inputs.grow_records:,} records in {files:,} files, nothing invented"
-    )
+note = progress("ingest")
 
 
 # -- measuring ------------------------------------------------------------------------------
@@ -260,7 +130,7 @@ def against(ours: dict[str, Any], baseline: dict[str, Any], name: str) -> dict[s
 
 def raw_rows(paths: Sequence[Path]) -> Iterator[tuple[str, str]]:
     """(recid, JSON text) of every record of ``paths``, parsed with orjson as ingest does."""
-    for path in collect_paths(paths):
+    for path in record_files(paths):
         for record in read_records(path):
             yield str(record["recid"]), orjson.dumps(record).decode()
 
@@ -446,40 +316,8 @@ def measure(
 # -- the run --------------------------------------------------------------------------------
 
 
-def machine(load_at_start: tuple[float, float, float]) -> dict[str, Any]:
-    memory = None
-    with contextlib.suppress(OSError, ValueError, IndexError):
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                memory = round(int(line.split()[1]) / 1024**2, 1)
-    return {
-        "cores": os.cpu_count(),
-        "memory_gib": memory,
-        "python": platform.python_version(),
-        "platform": platform.platform(terse=True),
-        "sqlite": sqlite3.sqlite_version,
-        "sqlalchemy": sqlalchemy.__version__,
-        "psycopg": psycopg.__version__,
-        # Other work on the machine skews absolute figures (not the same-run ratios): say so.
-        "load_average_1min": {
-            "start": round(load_at_start[0], 2),
-            "end": round(os.getloadavg()[0], 2),
-        },
-    }
-
-
-def add_anchors_option(parser: argparse.ArgumentParser) -> None:
-    """``--anchors DIR``: where the real CODP record files are (bench/search.py uses it too)."""
-    parser.add_argument(
-        "--anchors",
-        type=Path,
-        default=DEFAULT_ANCHORS,
-        help="directory of the real CODP record files (default: ../shared/anchors/codp-records)",
-    )
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(description=first_paragraph(__doc__))
     add_anchors_option(parser)
     parser.add_argument("--quick", action="store_true", help="skip the growth to 200,000 records")
     parser.add_argument("--skip-postgres", action="store_true", help="measure SQLite only")
@@ -489,28 +327,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--grow-repeat", type=int, default=3, help="runs of the growth to 200,000 (median reported)"
     )
+    add_record_option(parser, "ingest")
     args = parser.parse_args(argv)
     if args.repeat < 1 or args.grow_repeat < 1:
         parser.error("--repeat and --grow-repeat must be at least 1")
     return args
 
 
-def _terminate(signum: int, _frame: FrameType | None) -> None:
-    # SIGTERM unwinds like Ctrl-C, so the temporary files and the PostgreSQL server go too.
-    raise SystemExit(128 + signum)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     anchors: Path = args.anchors.resolve()
-    if not anchors.is_dir():
-        raise SystemExit(f"bench/ingest: {anchors} is not a directory (--anchors)")
-    signal.signal(signal.SIGTERM, _terminate)
+    exit_on_sigterm()
     started = time.perf_counter()
-    load_at_start = os.getloadavg()
+    load_at_start = os.getloadavg()[0]
+    other = OtherLoad()
     result: dict[str, Any] = {
         "bench": "ingest",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "code": source_tree(None),
     }
     with contextlib.ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="openhep-bench-")))
@@ -566,11 +400,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     result["target_checked_on"] = sorted(checked)
     result["target_met"] = all(v["records_per_second"] >= TARGET_SQLITE for v in checked.values())
     result["machine"] = machine(load_at_start)
-    # Linux reports kilobytes. The whole bench's peak: in a full run, mostly ingest holding
-    # every validated record of the 200k growth before it writes the first batch.
-    result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    result["other_cpu_cores"] = other.cores()
+    # The whole bench's peak: in a full run, mostly ingest holding every validated record
+    # of the 200k growth before it writes the first batch.
+    result["peak_rss_mib"] = peak_rss_mib()
     result["seconds"] = round(time.perf_counter() - started, 1)
-    print(orjson.dumps(result).decode(), flush=True)
+    write_result(result, save=not args.no_record)
     return 0
 
 

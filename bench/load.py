@@ -50,18 +50,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gzip
 import os
 import random
-import re
-import resource
-import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -69,16 +64,40 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
+import h11
 import httpx
 import orjson
 
-from _modules import load_bench
+from bench.harness import (
+    HOST,
+    REPO_ROOT,
+    Connection,
+    OtherLoad,
+    Server,
+    add_record_option,
+    brief,
+    cpu_machine,
+    cpu_self,
+    exit_on_sigterm,
+    first_paragraph,
+    iter_records,
+    machine,
+    memory,
+    new_event_loop,
+    nginx_server,
+    openhep_cli,
+    openhep_env,
+    peak_rss_mib,
+    percentile,
+    progress,
+    run_cli,
+    search_parameters,
+    source_tree,
+    write_result,
+)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+note = progress("load")
 DATA = REPO_ROOT / "data"
-RESULTS = Path(__file__).resolve().parent / "results" / "load.jsonl"
-SEARCH = load_bench("search")
-HOST = SEARCH.HOST  # loopback only
 
 CLASSES = ("search_api", "search_page", "record_api", "record_page", "download", "download_range")
 #: How often each class comes in the schedule (out of their sum).
@@ -91,22 +110,6 @@ WEIGHTS = {
     "download_range": 1,
 }
 MIN_DISTINCT_URLS = 10_000
-#: Title words searched for (``q=<word>``), the commonest first, and how many also as title:.
-MAX_WORDS = 2_000
-TITLE_WORDS = 400
-FACETS = (
-    "type",
-    "subtype",
-    "experiment",
-    "year",
-    "collision_energy",
-    "collision_type",
-    "file_type",
-    "category",
-    "keywords",
-    "signature",
-)
-MAX_FILTER_LENGTH = 200  # the search's own bound: longer values answer 400
 SAMPLE_RECIDS = range(990001, 991000)
 REINGEST_BATCH = 500
 MAX_REINGEST_PASSES = 50
@@ -114,10 +117,6 @@ MAX_REINGEST_PASSES = 50
 REQUEST_TIMEOUT_S = 60.0
 #: Upper bound on requests per client per second of load (a loop bound, far above any rate).
 MAX_RATE_PER_CLIENT = 5_000
-
-
-def note(message: str) -> None:
-    print(f"[bench/load] {message}", file=sys.stderr, flush=True)
 
 
 # -- the URLs -----------------------------------------------------------------------------------
@@ -140,64 +139,6 @@ class Item:
     @property
     def key(self) -> str:
         return f"{self.target} {self.range}" if self.range else self.target
-
-
-def read_records(directory: Path) -> list[dict[str, Any]]:
-    records: list[dict[str, Any]] = []
-    for path in sorted(directory.glob("*.json.gz")):
-        data = orjson.loads(gzip.decompress(path.read_bytes()))
-        records.extend([data] if isinstance(data, dict) else data)
-    return records
-
-
-def facet_values(record: dict[str, Any]) -> dict[str, list[str]]:
-    kind = record.get("type") or {}
-    distribution = record.get("distribution") or {}
-    collision = record.get("collision_information") or {}
-    categories = record.get("categories") or {}
-    years = {str(d)[:4] for d in record.get("date_created") or [] if str(d)[:4].isdigit()}
-    values = {
-        "type": [kind.get("primary")],
-        "subtype": list(kind.get("secondary") or []),
-        "experiment": list(record.get("experiment") or []),
-        "year": sorted(years),
-        "collision_energy": [collision.get("energy")],
-        "collision_type": [collision.get("type")],
-        "file_type": list(distribution.get("formats") or []),
-        "category": [categories.get("primary")],
-        "keywords": list(record.get("keywords") or []),
-        "signature": list(record.get("signature") or []),
-    }
-    return {
-        name: [v for v in found if isinstance(v, str) and v and len(v) <= MAX_FILTER_LENGTH]
-        for name, found in values.items()
-    }
-
-
-def search_parameters(records: Sequence[dict[str, Any]]) -> list[list[tuple[str, str]]]:
-    """Distinct searches made of the records' own words and facet values."""
-    words = Counter(
-        word.lower()
-        for r in records
-        for word in re.findall(r"[A-Za-z][A-Za-z0-9]{2,}", str(r.get("title") or ""))
-    )
-    common = [w for w, _ in words.most_common(MAX_WORDS)]
-    values: dict[str, Counter[str]] = {name: Counter() for name in FACETS}
-    for record in records:
-        for name, found in facet_values(record).items():
-            values[name].update(found)
-    searches: list[list[tuple[str, str]]] = [[("q", w)] for w in common]
-    searches += [[("q", f"title:{w}")] for w in common[:TITLE_WORDS]]
-    searches += [[(name, v)] for name in FACETS for v in sorted(values[name])]
-    experiments = sorted(values["experiment"])
-    types = sorted(values["type"])
-    searches += [[("experiment", e), ("type", t)] for e in experiments for t in types]
-    searches += [[("q", w), ("experiment", e)] for w in common[:100] for e in experiments[:4]]
-    sorts = ("mostrecent", "title", "title_desc")
-    searches += [[("q", w), ("sort", sorts[i % 3])] for i, w in enumerate(common[:300])]
-    searches += [[("experiment", e), ("page", "2")] for e in experiments]
-    distinct = {urlencode(s, quote_via=quote): s for s in searches}
-    return list(distinct.values())
 
 
 def download_items(base: str, home: Path) -> list[Item]:
@@ -295,7 +236,7 @@ async def drive(
     budget = int(seconds * MAX_RATE_PER_CLIENT)
 
     async def client(index: int) -> None:
-        connection = SEARCH.Connection(HOST, port)
+        connection = Connection(HOST, port)
         position = index
         try:
             for _ in range(budget):
@@ -309,7 +250,7 @@ async def drive(
                     status, body = await asyncio.wait_for(
                         connection.get(item.target, item.headers), REQUEST_TIMEOUT_S
                     )
-                except (OSError, SEARCH.h11.ProtocolError, TimeoutError) as exc:
+                except (OSError, h11.ProtocolError, TimeoutError) as exc:
                     connection.close()
                     figures[item.cls].error(f"{item.key}: {type(exc).__name__}: {exc}")
                     continue
@@ -329,7 +270,7 @@ async def drive(
 
 def summary(latencies_ns: Sequence[int], errors: int, wall: float) -> dict[str, Any]:
     ms = sorted(ns / 1e6 for ns in latencies_ns)
-    pct = SEARCH.percentile
+    pct = percentile
     return {
         "requests": len(ms) + errors,
         "errors": errors,
@@ -344,10 +285,10 @@ def summary(latencies_ns: Sequence[int], errors: int, wall: float) -> dict[str, 
 def measure(
     runner: asyncio.Runner, server: Any, items: Sequence[Item], clients: int, seconds: float
 ) -> dict[str, Any]:
-    client_cpu, server_cpu, all_cpu = SEARCH.cpu_self(), server.cpu_seconds(), SEARCH.cpu_machine()
+    client_cpu, server_cpu, all_cpu = cpu_self(), server.cpu_seconds(), cpu_machine()
     figures, requested, wall = runner.run(drive(server.port, items, clients, seconds))
-    client_cpu, server_cpu = SEARCH.cpu_self() - client_cpu, server.cpu_seconds() - server_cpu
-    other_cpu = max(SEARCH.cpu_machine() - all_cpu - client_cpu - server_cpu, 0.0)
+    client_cpu, server_cpu = cpu_self() - client_cpu, server.cpu_seconds() - server_cpu
+    other_cpu = max(cpu_machine() - all_cpu - client_cpu - server_cpu, 0.0)
     every = [ns for f in figures.values() for ns in f.latencies_ns]
     result = summary(every, sum(f.errors for f in figures.values()), wall)
     result |= {
@@ -412,7 +353,7 @@ class Reingest:
             begun = time.perf_counter()
             with self.log.open("ab") as log:
                 done = subprocess.run(
-                    [sys.executable, "-m", "openhep", "ingest", str(source), "--json",
+                    [*openhep_cli(), "ingest", str(source), "--json",
                      "--batch-size", str(REINGEST_BATCH)],
                     env=self.env, stdout=subprocess.PIPE, stderr=log, timeout=900, check=False,
                 )  # fmt: skip
@@ -428,43 +369,11 @@ class Reingest:
             )
 
 
-def tree_rss_mib(root: int) -> dict[str, float]:
-    """VmRSS (MiB) of ``root`` and each of its descendants, by ``pid:name``."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                parents[int(entry.name)] = int(fields[1])
-    tree, frontier = [root], [root]
-    while frontier:
-        parent = frontier.pop()
-        children = [pid for pid, ppid in parents.items() if ppid == parent]
-        tree += children
-        frontier += children
-    found: dict[str, float] = {}
-    for pid in tree:
-        with contextlib.suppress(OSError):
-            status = Path(f"/proc/{pid}/status").read_text()
-            rss = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
-            name = re.search(r"^Name:\s+(\S+)", status, re.M)
-            if rss:
-                found[f"{pid}:{name.group(1) if name else '?'}"] = round(
-                    int(rss.group(1)) / 1024, 1
-                )
-    return found
-
-
-def memory(root: int) -> dict[str, Any]:
-    by_process = tree_rss_mib(root)
-    return {"total_mib": round(sum(by_process.values()), 1), "by_process_mib": by_process}
-
-
 # -- the run ------------------------------------------------------------------------------------
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(description=first_paragraph(__doc__))
     parser.add_argument("--seconds", type=float, default=60.0, help="load duration (default 60)")
     parser.add_argument("--clients", type=int, default=64, help="concurrent clients (default 64)")
     parser.add_argument("--workers", type=int, default=2, help="openhep/nginx workers (default 2)")
@@ -480,11 +389,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=20.0,
         help="seconds between the starts of re-ingest passes (default 20)",
     )
-    parser.add_argument(
-        "--no-record",
-        action="store_true",
-        help=f"do not append to {RESULTS.relative_to(REPO_ROOT)}",
-    )
+    add_record_option(parser, "load")
     args = parser.parse_args(argv)
     if args.seconds <= 0 or args.clients < 1 or args.workers < 1 or args.reingest_every <= 0:
         parser.error("--seconds, --clients, --workers and --reingest-every must be positive")
@@ -499,18 +404,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def servers(home: Path, work: Path, workers: int) -> Iterator[tuple[Any, Any]]:
     """``openhep serve`` over ``home`` and nginx over its store, ended on the way out."""
     with contextlib.ExitStack() as stack:
-        openhep = SEARCH.Server(
+        openhep = Server(
             "openhep",
-            [sys.executable, "-m", "openhep", "serve", "--host", HOST, "--port", "{port}",
+            [*openhep_cli(), "serve", "--host", HOST, "--port", "{port}",
              "--workers", str(workers), "--no-access-log"],
-            SEARCH.openhep_env(home),
+            openhep_env(home),
             work / "openhep.log",
         )  # fmt: skip
         stack.callback(openhep.close)
         openhep.wait_ready("/api/records/?size=1")
         (home / "files" / "index.html").write_text("bench/load\n", encoding="utf-8")
-        nginx = load_bench("pages").nginx_server(
-            SEARCH,
+        nginx = nginx_server(
             work,
             home / "files",
             workers,
@@ -535,14 +439,16 @@ def compare(ours: dict[str, Any], nginx: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, load_bench("ingest")._terminate)
+    exit_on_sigterm()
     started = time.perf_counter()
     load_at_start = os.getloadavg()[0]
-    cpu_at_start = SEARCH.cpu_self()
-    records = read_records(DATA / "codp-records")
+    cpu_at_start = cpu_self()
+    other = OtherLoad()
+    records = list(iter_records([DATA / "codp-records"]))
     result: dict[str, Any] = {
         "bench": "load",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "code": source_tree(None),
         "baseline": "nginx (sendfile) serving the same files from the instance's store: the "
         "same /eos/opendata downloads, whole and with the same ranges, same clients",
         "volume": f"openhep demo from data/: {len(records):,} real CODP records, the CMS "
@@ -559,16 +465,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     with (
         tempfile.TemporaryDirectory(prefix="openhep-bench-load-") as tmp,
-        asyncio.Runner(loop_factory=SEARCH.new_event_loop) as runner,
+        asyncio.Runner(loop_factory=new_event_loop) as runner,
     ):
         work = Path(tmp)
         work.chmod(0o755)  # nginx's workers (nobody) read the store below it
         home = work / "home"
-        env = SEARCH.openhep_env(home)
+        env = openhep_env(home)
         note("openhep demo: the records, the samples and the docs of data/")
-        demo = [sys.executable, "-m", "openhep", "demo", "--records", str(DATA / "codp-records"),
+        demo = [*openhep_cli(), "demo", "--records", str(DATA / "codp-records"),
                 "--samples", str(DATA), "--docs", str(DATA / "codp-docs"), "--json"]  # fmt: skip
-        result["setup_seconds"] = {"openhep_demo": SEARCH.run_cli(demo, env, "openhep demo")}
+        result["setup_seconds"] = {"openhep_demo": run_cli(demo, env, "openhep demo")}
         sources = revised_records(records, work)
         with servers(home, work, args.workers) as (openhep, nginx):
             downloads = download_items(openhep.base, home)
@@ -617,7 +523,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 figure = measure(runner, server, eos, args.clients, args.baseline_seconds)
                 figure.pop("by_class")
                 baseline[name] = figure
-                note(f"downloads alone on {name}: {SEARCH.brief(figure)}")
+                note(f"downloads alone on {name}: {brief(figure)}")
             baseline["comparison"] = compare(baseline["openhep"], baseline["nginx"])
             result["downloads_vs_nginx"] = baseline
         note("cleaning up")
@@ -626,17 +532,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "met": result["load"]["errors"] == 0 and result["reingest"]["all_exited_0"],
         "distinct_urls_min": MIN_DISTINCT_URLS,
     }
-    result["machine"] = SEARCH.machine(load_at_start)
+    result["machine"] = machine(load_at_start)
+    result["other_cpu_cores"] = other.cores()
     seconds = time.perf_counter() - started
-    result["bench_process_cpu_cores"] = round((SEARCH.cpu_self() - cpu_at_start) / seconds, 2)
-    result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    result["bench_process_cpu_cores"] = round((cpu_self() - cpu_at_start) / seconds, 2)
+    result["peak_rss_mib"] = peak_rss_mib()
     result["seconds"] = round(seconds, 1)
-    line = orjson.dumps(result).decode()
-    print(line, flush=True)
-    if not args.no_record:
-        RESULTS.parent.mkdir(exist_ok=True)
-        with RESULTS.open("a", encoding="utf-8") as out:
-            out.write(line + "\n")
+    write_result(result, save=not args.no_record)
     return 0 if result["targets"]["met"] else 1
 
 

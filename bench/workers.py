@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import random
 import statistics
 import sys
 import tempfile
@@ -32,32 +31,58 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _modules import load_bench
+from bench.harness import (
+    HOST,
+    NO_CACHE,
+    OtherLoad,
+    Pool,
+    Server,
+    Vocabulary,
+    add_anchors_option,
+    add_record_option,
+    brief,
+    build_inputs,
+    build_openhep,
+    encode,
+    first_paragraph,
+    iter_records,
+    listing_mix,
+    machine,
+    measure_http,
+    new_event_loop,
+    openhep_cli,
+    openhep_env,
+    progress,
+    source_tree,
+    volumes_of,
+    warm_up,
+    write_result,
+)
 
 CLASSES = ("free_text", "record_get")
 
 
-def note(message: str) -> None:
-    print(f"[bench/workers] {message}", file=sys.stderr, flush=True)
+note = progress("workers")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(description=first_paragraph(__doc__))
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per class and round")
     parser.add_argument("--rounds", type=int, default=2, help="rounds per class")
     parser.add_argument("--clients", type=int, default=32, help="concurrent HTTP clients")
     parser.add_argument("--workers", type=int, default=2, help="worker processes of both")
-    load_bench("ingest").add_anchors_option(parser)
+    add_anchors_option(parser)
+    add_record_option(parser, "workers")
     args = parser.parse_args(argv)
     if args.duration <= 0 or args.rounds < 1 or args.clients < 1 or args.workers < 1:
         parser.error("--duration, --rounds, --clients and --workers must be positive")
-    search = load_bench("search")
-    ingest = load_bench("ingest")
     started = time.perf_counter()
     load_at_start = os.getloadavg()[0]
+    other = OtherLoad()
     result: dict[str, Any] = {
         "bench": "workers",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "code": source_tree(None),
         "baseline": "uvicorn_workers: uvicorn --workers N, one listening socket shared",
         "settings": {
             "clients": args.clients,
@@ -69,33 +94,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     with (
         tempfile.TemporaryDirectory(prefix="openhep-bench-workers-") as tmp,
-        asyncio.Runner(loop_factory=search.new_event_loop) as runner,
+        asyncio.Runner(loop_factory=new_event_loop) as runner,
         contextlib.ExitStack() as stack,
     ):
         work = Path(tmp)
-        inputs = ingest.build_inputs(args.anchors.resolve(), work, grow=False, at_200k_runs=0)
-        volume = search.Volume("real_7535", list(inputs.real))
+        volume = volumes_of(build_inputs(args.anchors.resolve(), work, grow=False))["real_7535"]
         home = work / "home"
         note(f"openhep ingest + reindex of {len(volume.paths)} record files")
-        search.build_openhep(volume, home)
-        recids = [int(r["recid"]) for r in search.iter_records(volume.paths)]
-        queries = search.search_queries() + search.record_queries(
-            random.Random(7535).sample(recids, search.RECORD_SAMPLE)
-        )
-        env = search.openhep_env(home) | search.NO_CACHE
+        build_openhep(volume, home)
+        records = list(iter_records(volume.paths))
+        mix = {
+            "free_text": [
+                f"/api/records/?{encode([*q.openhep, ('size', '10')])}"
+                for q in listing_mix(Vocabulary.of(records))["free_text"]
+            ],
+            "record_get": [f"/api/records/{r['recid']}" for r in records],
+        }
+        env = openhep_env(home) | NO_CACHE
         py = sys.executable
         servers = {
-            "openhep_serve": search.Server(
+            "openhep_serve": Server(
                 "openhep_serve",
-                [py, "-m", "openhep", "serve", "--host", search.HOST, "--port", "{port}",
+                [*openhep_cli(), "serve", "--host", HOST, "--port", "{port}",
                  "--workers", str(args.workers), "--no-access-log"],
                 env,
                 work / "openhep_serve.log",
             ),
-            "uvicorn_workers": search.Server(
+            "uvicorn_workers": Server(
                 "uvicorn_workers",
                 [py, "-m", "uvicorn", "openhep.web:app_factory", "--factory", "--host",
-                 search.HOST, "--port", "{port}", "--workers", str(args.workers),
+                 HOST, "--port", "{port}", "--workers", str(args.workers),
                  "--no-access-log", "--log-level", "warning"],
                 env,
                 work / "uvicorn_workers.log",
@@ -105,17 +133,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             stack.callback(server.close)
             server.wait_ready("/api/records/?size=1")
         figures: dict[str, dict[str, list[dict[str, Any]]]] = {n: {} for n in servers}
+        # The same real queries in the same order for both servers.
+        pools = {(name, cls): Pool(mix[cls]) for name in servers for cls in CLASSES}
         for cls in CLASSES:
-            targets = {q.openhep: q.label for q in queries if q.cls == cls}
             for _ in range(args.rounds):
                 for name, server in servers.items():
-                    runner.run(search.closed_loop(server.port, list(targets), 2, 1.0, None))
-                    figure = search.measure_http(
-                        runner, server, targets, args.clients, args.duration
+                    warm_up(runner, server, pools[name, cls])
+                    figure = measure_http(
+                        runner, server, pools[name, cls], args.clients, args.duration
                     )
-                    figure.pop("per_query_p50_ms", None)
                     figures[name].setdefault(cls, []).append(figure)
-                    note(f"{name} {cls}: {search.brief(figure)}")
+                    note(f"{name} {cls}: {brief(figure)}")
         for name, by_class in figures.items():
             result[name] = {cls: _median(runs) for cls, runs in by_class.items()}
         result["ratio_rps_openhep_over_uvicorn"] = {
@@ -123,9 +151,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             for cls in CLASSES
             for ours, theirs in [(result["openhep_serve"][cls], result["uvicorn_workers"][cls])]
         }
-    result["machine"] = search.machine(load_at_start)
+    result["machine"] = machine(load_at_start)
+    result["other_cpu_cores"] = other.cores()
     result["seconds"] = round(time.perf_counter() - started, 1)
-    print(search.orjson.dumps(result).decode(), flush=True)
+    write_result(result, save=not args.no_record)
     return 0
 
 
