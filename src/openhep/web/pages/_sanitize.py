@@ -221,7 +221,7 @@ class _Filter:
         return value
 
 
-def _cleaner(document: bool) -> nh3.Cleaner:
+def _cleaner(document: bool, *, rules: bool = True) -> nh3.Cleaner:
     """nh3 set up once (building its options costs more than cleaning a description): our tags
     and attributes (renamed ones under their own names, renamed after), our URL rules."""
     renamed = DOCUMENT_RENAMED if document else RENAMED_TAGS
@@ -238,7 +238,7 @@ def _cleaner(document: bool) -> nh3.Cleaner:
         tags=tags,
         clean_content_tags=set(DROPPED_WITH_CONTENT),
         attributes=attributes,
-        attribute_filter=_filter,
+        attribute_filter=_filter if rules else None,
         url_schemes=set(URL_SCHEMES),
         link_rel=None,
         strip_comments=True,
@@ -255,14 +255,22 @@ def _filter(tag: str, name: str, value: str) -> str | None:
 
 
 _CLEANERS = {document: _cleaner(document) for document in (False, True)}
+#: The same allow-lists without our attribute rules (already applied): a second parse of a
+#: cleaned text that held a table. html5ever keeps what a misplaced table content is fostered
+#: into (a link or list item inside another: ``<a><table><a>``), which written out a browser
+#: reads as another tree; parsed once more it is the tree a browser builds, and stays so.
+_RESTRUCTURE = {document: _cleaner(document, rules=False) for document in (False, True)}
 
 
 def _clean(text: str, check: _Filter) -> str:
     token = _CURRENT.set(check)
     try:
-        return _CLEANERS[check.document].clean(_escape_unknown_tags(text))
+        cleaned = _CLEANERS[check.document].clean(_escape_unknown_tags(text))
     finally:
         _CURRENT.reset(token)
+    if "<table" in cleaned:
+        cleaned = _RESTRUCTURE[check.document].clean(cleaned)
+    return cleaned
 
 
 def _image_link(attributes: list[tuple[str, str]], inside_link: bool) -> str:
@@ -333,8 +341,10 @@ class _After:
 
     def run(self, cleaned: str) -> str:
         # A stray "</p>" makes an empty paragraph (as in a browser): 288 real descriptions
-        # have one; it shows nothing, so it is not written.
-        cleaned = cleaned.replace("<p></p>", "")
+        # have one; it shows nothing, so it is not written (nor one emptied of its image here).
+        return self._rewrite(cleaned).replace("<p></p>", "")
+
+    def _rewrite(self, cleaned: str) -> str:
         if not has_math(cleaned):
             return _TAG.sub(self.tag, cleaned)
         out: list[str] = []
