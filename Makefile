@@ -34,6 +34,7 @@ lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Every benchmark; each appends its JSON line to bench/results/<name>.jsonl (docs/performance.md).
 BENCHES ?= ingest search files pages floor workers load

@@ -16,19 +16,21 @@ from typing import Any
 
 import pytest
 
-from openhep.catalog import Catalog, PendingWriteLostError, RecordNotFoundError, file_key
-from openhep.model import validate_record
-from openhep.storage import (
+from openhep.catalog import Catalog, PendingWriteLostError, RecordNotFoundError
+from openhep.files import (
     ChecksumMismatchError,
     CorruptFileError,
     FileKeyError,
     FileNotServedError,
     FileService,
+    RemoteFile,
+    ServedFile,
+)
+from openhep.model import file_key, validate_record
+from openhep.storage import (
     FileTooLargeError,
     OriginRules,
     PrefixRules,
-    RemoteFile,
-    ServedFile,
     Store,
     UnsafePathError,
 )
@@ -508,7 +510,7 @@ def test_a_writer_says_it_is_alive_and_stops_once_taken_for_abandoned(
 ) -> None:
     """While bytes stream, the journal hears from the writer (here at every chunk); a writer
     whose rows were removed by a recovery elsewhere stops at its next sign of life."""
-    from openhep.storage import _journal
+    from openhep.files import _journal
 
     monkeypatch.setattr(_journal, "HEARTBEAT_SECONDS", 0.0)
     name, data = max(samples.items(), key=lambda item: len(item[1]))

@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from openhep.catalog import file_key
 from openhep.model import (
     MAX_KEY_BYTES,
     FileKeyError,
     RecordValidationError,
     check_file_key,
+    file_key,
     validate_record,
 )
 from openhep.model._keys import BIDI_CONTROLS
@@ -155,3 +155,21 @@ def test_every_real_file_is_named_by_a_good_key(codp_records: list[Record]) -> N
     names = [file_key(f) for r in codp_records for f in r.get("files") or []]
     assert len(names) > 18_000
     assert [n for n in names if _refused(n)] == []
+
+
+def test_one_rule_says_which_files_are_file_indices_and_their_key() -> None:
+    from openhep.model import RECID, index_key_of, is_index_file
+
+    for kind in ("index", "index.json", "index.txt"):
+        assert is_index_file({"type": kind, "uri": "root://h//x_file_index.json"})
+    for kind in (None, "", "root", "indexed", "index.xml", "json"):
+        assert not is_index_file({"type": kind, "uri": "root://h//x_file_index.json"})
+    assert index_key_of("x_file_index.json") == index_key_of("x_file_index.txt") == "x_file_index"
+    assert index_key_of("x_file_index") is None and index_key_of("x.root") is None
+    assert [bool(RECID.match(r)) for r in ("1", "123456789012", "", "1234567890123", "1a")] == [
+        True,
+        True,
+        False,
+        False,
+        False,
+    ]

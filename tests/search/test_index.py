@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from openhep.catalog import Catalog
 from openhep.model import validate_record
-from openhep.portal import Portal
+from openhep.search import SearchRequest, SearchRequestError
 from openhep.search._index import SearchIndex
 from openhep.search._query import build
 from openhep.search._schema import (
@@ -25,7 +25,7 @@ from openhep.search._schema import (
     title_sort_value,
     to_document,
 )
-from openhep.search._service import SearchRequest, SearchRequestError
+from openhep.services import Portal
 from openhep.settings import Settings
 from openhep.web import create_app
 

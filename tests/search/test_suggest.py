@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 
 from openhep.catalog import Catalog
 from openhep.model import validate_record
-from openhep.portal import Portal
+from openhep.search import SearchRequest
 from openhep.search._index import SearchIndex
 from openhep.search._query import MAX_QUERY_LENGTH, QuerySyntaxError, build, parse, to_text
 from openhep.search._schema import build_schema, to_document
-from openhep.search._service import SearchRequest
 from openhep.search._suggest import MAX_PROBES, _Suggester, edit_distance, suggest
+from openhep.services import Portal
 
 Record = dict[str, Any]
 

@@ -17,22 +17,19 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from openhep.catalog import Catalog, CatalogConflictError, RecordNotFoundError, file_key
+from openhep.catalog import Catalog, CatalogConflictError, RecordNotFoundError
 from openhep.cli import app
-from openhep.model import validate_record
-from openhep.storage import (
+from openhep.files import (
     FileIndexError,
     FileService,
-    FileTooLargeError,
-    LocalStore,
     RemoteFile,
-    Store,
-    UnsafePathError,
     add_file_index,
     expand_file_indices,
     index_json,
     parse_index_json,
 )
+from openhep.model import file_key, validate_record
+from openhep.storage import FileTooLargeError, LocalStore, Store, UnsafePathError
 
 PARENT = "12341"
 

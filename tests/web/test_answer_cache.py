@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from _services.serve import run_openhep, serving
 from openhep.catalog import CatalogState
 from openhep.model import validate_record
-from openhep.portal import Portal
+from openhep.services import Portal
 from openhep.settings import Settings
 from openhep.web import create_app
 from openhep.web._cache import Answer, AnswerCache

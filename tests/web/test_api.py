@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from _services.jsontext import strings
-from openhep.search._service import FILTER_NAMES
+from openhep.search import FILTER_NAMES
 
 Record = dict[str, Any]
 

@@ -17,9 +17,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from openhep.catalog import Catalog
+from openhep.files import FileIndexResult, FileService, add_file_index
 from openhep.model import validate_record
 from openhep.settings import Settings
-from openhep.storage import FileIndexResult, FileService, add_file_index
 from openhep.web import create_app
 
 PARENT = "12341"

@@ -33,12 +33,12 @@ from hypothesis import strategies as st
 
 from _services.serve import openhep_env, run_openhep, serving
 from openhep.catalog import Catalog
+from openhep.files import FileService
 from openhep.settings import Settings
-from openhep.storage import FileService
 from openhep.web import create_app
+from openhep.web._disposition import attachment, content_type
 from openhep.web._ranges import RangeNotSatisfiableError, byte_ranges
 from openhep.web._security import STORED_BYTES_POLICY
-from openhep.web.files import attachment, content_type
 
 if TYPE_CHECKING:
     from _services.xrootd import XRootDServer

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from _services.html import html_problems
+from openhep.search import FILTER_NAMES, SORTS
 from openhep.search._schema import PATH_ALIASES, RANGE_FIELDS
-from openhep.search._service import FILTER_NAMES, SORTS
 from openhep.settings import Settings
 from openhep.web import create_app
 from openhep.web.pages import _content

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from markupsafe import escape
 
 from _services.html import html_problems
-from openhep.search._service import FILTER_NAMES
+from openhep.search import FILTER_NAMES
 
 Params = list[tuple[str, str]]
 

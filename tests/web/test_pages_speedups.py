@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from _services.serve import run_openhep
 from openhep.model import validate_record
-from openhep.portal import Portal
+from openhep.services import Portal
 from openhep.settings import Settings
 from openhep.web import create_app
 from openhep.web.pages.records import FILES_PER_PAGE, LISTED_AUTHORS

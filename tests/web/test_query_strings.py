@@ -13,8 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from _services.html import html_problems
-from openhep.search._query import MAX_WILDCARDS
-from openhep.search._service import FILTER_NAMES
+from openhep.search import FILTER_NAMES, MAX_WILDCARDS
 
 HTML = {"accept": "text/html"}
 

@@ -33,8 +33,8 @@ from _services.html import html_problems
 from _services.serve import run_openhep
 from openhep.settings import Settings
 from openhep.web import create_app
+from openhep.web._disposition import INLINE_TYPES, attachment, content_type, disposition
 from openhep.web._security import PAGE_POLICY, REFERRER_POLICY, STORED_BYTES_POLICY
-from openhep.web.files import INLINE_TYPES, attachment, content_type, disposition
 from openhep.web.pages._render import json_in_html
 
 HTML = {"accept": "text/html"}

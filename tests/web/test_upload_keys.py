@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from _services.serve import openhep_env, run_openhep
+from openhep.files import FileIndexError, files_under, parse_index_json
 from openhep.model import FileKeyError, check_file_key
 from openhep.settings import Settings
-from openhep.storage import FileIndexError, UnsafePathError, file_name, parse_index_json
-from openhep.storage._indices import files_under
+from openhep.storage import UnsafePathError, file_name
 from openhep.web import create_app
 
 PARENT = "12341"

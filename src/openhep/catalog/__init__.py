@@ -14,7 +14,6 @@ from openhep.catalog._catalog import (
     VersionInfo,
     WriteResult,
     content_hash,
-    file_key,
 )
 from openhep.catalog._documents import (
     DocumentSourceError,
@@ -22,6 +21,13 @@ from openhep.catalog._documents import (
     DocumentSummary,
     StoredDocument,
     read_documents,
+)
+from openhep.catalog._ingest import (
+    IngestProgress,
+    IngestReport,
+    IngestSourceError,
+    collect_paths,
+    ingest,
 )
 from openhep.catalog._pending import PendingWrite, PendingWriteLostError
 from openhep.catalog._replicas import Replica, ReplicaState
@@ -37,6 +43,9 @@ __all__ = [
     "DocumentSourceError",
     "DocumentSummary",
     "DocumentsResult",
+    "IngestProgress",
+    "IngestReport",
+    "IngestSourceError",
     "PendingWrite",
     "PendingWriteLostError",
     "RecordNotFoundError",
@@ -47,7 +56,8 @@ __all__ = [
     "TokenInfo",
     "VersionInfo",
     "WriteResult",
+    "collect_paths",
     "content_hash",
-    "file_key",
+    "ingest",
     "read_documents",
 ]

@@ -14,10 +14,15 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from openhep.catalog import Catalog, CatalogConflictError, RecordNotFoundError
-from openhep.catalog._ingest import IngestProgress, IngestReport, IngestSourceError, ingest
+from openhep.catalog import (
+    CatalogConflictError,
+    IngestProgress,
+    IngestReport,
+    IngestSourceError,
+    RecordNotFoundError,
+)
 from openhep.model import record_json_schema
-from openhep.settings import Settings
+from openhep.services import Curator
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -27,10 +32,6 @@ class ProgressMode(StrEnum):
     bar = "bar"
     log = "log"
     none = "none"
-
-
-def open_catalog() -> Catalog:
-    return Catalog.open(Settings.from_env())
 
 
 def emit_json(data: object) -> None:
@@ -143,10 +144,12 @@ def ingest_command(
 ) -> None:
     """Ingest CODP record JSON of any age of the format: a batch lands whole or not at all."""
     try:
-        with progress_reporter(ProgressMode.none if as_json else progress) as tick:
-            report = ingest(
+        with (
+            progress_reporter(ProgressMode.none if as_json else progress) as tick,
+            Curator() as curator,
+        ):
+            report = curator.ingest(
                 paths,
-                open_catalog,
                 skip_invalid=skip_invalid,
                 replace=replace,
                 batch_size=batch_size,
@@ -172,8 +175,8 @@ def stats_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the statistics as JSON.")] = False,
 ) -> None:
     """Counts of public records per experiment, type and subtype, and of embargoed ones."""
-    with open_catalog() as catalog:
-        stats = catalog.stats().as_dict()
+    with Curator() as curator:
+        stats = curator.stats().as_dict()
     if as_json:
         emit_json(stats)
         return
@@ -191,9 +194,9 @@ def get_command(
     ] = None,
 ) -> None:
     """Print a public record's JSON."""
-    with open_catalog() as catalog:
+    with Curator() as curator:
         try:
-            stored = catalog.get(recid, version)
+            stored = curator.record(recid, version)
         except RecordNotFoundError as exc:
             err.print(f"error: {exc}", markup=False)
             raise typer.Exit(1) from None
@@ -202,9 +205,9 @@ def get_command(
 
 def versions_command(recid: Annotated[str, typer.Argument(help="The record's recid.")]) -> None:
     """List a public record's versions, oldest first."""
-    with open_catalog() as catalog:
+    with Curator() as curator:
         try:
-            versions = catalog.versions(recid)
+            versions = curator.versions(recid)
         except RecordNotFoundError as exc:
             err.print(f"error: {exc}", markup=False)
             raise typer.Exit(1) from None
@@ -223,10 +226,9 @@ def schema_command() -> None:
 
 def migrate_command() -> None:
     """Create the catalogue or bring its schema up to date (also done on every open)."""
-    settings = Settings.from_env()
-    with Catalog.open(settings):
-        pass
-    err.print(f"catalogue at head: {settings.catalog_url}", markup=False)
+    with Curator() as curator:
+        url = curator.migrate()
+    err.print(f"catalogue at head: {url}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

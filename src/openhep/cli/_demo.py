@@ -9,13 +9,11 @@ from typing import Annotated
 
 import typer
 
-from openhep.catalog import DocumentSourceError, DocumentsResult
-from openhep.catalog._ingest import IngestSourceError, ingest
+from openhep.catalog import DocumentSourceError, DocumentsResult, IngestSourceError
 from openhep.cli._catalog import (
     ProgressMode,
     emit_json,
     err,
-    open_catalog,
     print_report,
     progress_reporter,
 )
@@ -26,6 +24,7 @@ from openhep.cli._samples import (
     publish_samples,
     samples_from_wheel,
 )
+from openhep.services import Curator
 from openhep.settings import Settings
 
 #: The repository's folder of real data (records, docs, samples), see ``data/README.md``.
@@ -90,8 +89,11 @@ def demo_command(
         )
         raise typer.Exit(1)
     try:
-        with progress_reporter(ProgressMode.none if as_json else ProgressMode.auto) as tick:
-            report = ingest([source], open_catalog, progress=tick)
+        with (
+            progress_reporter(ProgressMode.none if as_json else ProgressMode.auto) as tick,
+            Curator() as curator,
+        ):
+            report = curator.ingest([source], progress=tick)
     except IngestSourceError as exc:
         err.print(f"error: {exc}", markup=False)
         raise typer.Exit(1) from None

@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from openhep.catalog import DocumentSourceError, DocumentsResult, read_documents
-from openhep.cli._catalog import emit_json, err, open_catalog
+from openhep.catalog import DocumentSourceError, DocumentsResult
+from openhep.cli._catalog import emit_json, err
+from openhep.services import Curator
 
 docs_app = typer.Typer(
     help="CODP's documentation and news pages, served at /docs/<slug>.", no_args_is_help=True
@@ -18,9 +19,8 @@ docs_app = typer.Typer(
 def load_documents(folder: Path) -> DocumentsResult:
     """Read every document of ``folder`` (all checked first) and write them in one
     transaction: a broken one means nothing is written. DocumentSourceError says which."""
-    documents = read_documents(folder)
-    with open_catalog() as catalog:
-        return catalog.documents.put(documents)
+    with Curator() as curator:
+        return curator.load_documents(folder)
 
 
 def report_line(folder: Path, result: DocumentsResult) -> str:
@@ -64,8 +64,8 @@ def list_command(
     ] = False,
 ) -> None:
     """List the documents held in the catalogue (slug, type, experiments, title)."""
-    with open_catalog() as catalog:
-        found = catalog.documents.list()
+    with Curator() as curator:
+        found = curator.documents()
     if as_json:
         emit_json([d.as_json() for d in found])
         return

@@ -9,19 +9,12 @@ from typing import Annotated
 
 import typer
 
-from openhep.catalog import Catalog, CatalogConflictError, RecordNotFoundError
+from openhep.catalog import CatalogConflictError, RecordNotFoundError
 from openhep.cli._catalog import emit_json, err
+from openhep.files import DEFAULT_GRACE_SECONDS, FileIndexError, Orphan
 from openhep.model import RecordValidationError
-from openhep.settings import Settings
-from openhep.storage import (
-    CHUNK_SIZE,
-    DEFAULT_GRACE_SECONDS,
-    FileIndexError,
-    FileService,
-    Orphan,
-    add_file_index,
-    expand_file_indices,
-)
+from openhep.services import Curator
+from openhep.storage import CHUNK_SIZE
 
 files_app = typer.Typer(
     name="files",
@@ -42,21 +35,14 @@ NOTHING_ADDED = (ValueError, OSError)
 
 
 @contextmanager
-def file_service(*, recover: bool = True) -> Iterator[FileService]:
-    """The files service of this instance; with ``recover``, what adds killed before they
-    completed left in the store is removed first (it reads the journal only: cheap)."""
-    settings = Settings.from_env()
-    catalog = Catalog.open(settings)
-    try:
-        service = FileService.open(settings, catalog)
-        try:
-            if recover:
-                report_removed(service.remove_abandoned())
-            yield service
-        finally:
-            service.close()
-    finally:
-        catalog.close()
+def file_service(*, recover: bool = True) -> Iterator[Curator]:
+    """The curation services of this instance, for a files command; with ``recover``, what
+    adds killed before they completed left in the store is removed first (it reads the
+    journal only: cheap)."""
+    with Curator() as curator:
+        if recover:
+            report_removed(curator.recover())
+        yield curator
 
 
 def report_removed(orphans: list[Orphan]) -> None:
@@ -104,7 +90,7 @@ def add_command(
     items = [(key or path.name, file_chunks(path)) for path in paths]
     with file_service() as service:
         try:
-            result = service.add(recid, items, file_type=file_type)
+            result = service.add_files(recid, items, file_type=file_type)
         except RecordNotFoundError as exc:
             raise fail(f"{exc}: ingest the record first") from None
         except NOTHING_ADDED as exc:
@@ -184,10 +170,9 @@ def token_create_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the token as JSON.")] = False,
 ) -> None:
     """Create a token; its secret is printed once (only a digest of it is stored)."""
-    settings = Settings.from_env()
-    with Catalog.open(settings) as catalog:
+    with Curator() as curator:
         try:
-            info, secret = catalog.tokens.create(name)
+            info, secret = curator.create_token(name)
         except ValueError as exc:
             raise fail(str(exc), 2) from None
     if as_json:
@@ -202,8 +187,8 @@ def token_list_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the tokens as JSON.")] = False,
 ) -> None:
     """The tokens: id, name, when created and last used, whether revoked (never secrets)."""
-    with Catalog.open(Settings.from_env()) as catalog:
-        infos = catalog.tokens.list()
+    with Curator() as curator:
+        infos = curator.tokens()
     if as_json:
         emit_json([i.as_dict() for i in infos])
         return
@@ -218,9 +203,9 @@ def token_revoke_command(
     token_id: Annotated[int, typer.Argument(help="The token's id (see `openhep token list`).")],
 ) -> None:
     """Revoke a token: requests with it are refused from now on."""
-    with Catalog.open(Settings.from_env()) as catalog:
+    with Curator() as curator:
         try:
-            info = catalog.tokens.revoke(token_id)
+            info = curator.revoke_token(token_id)
         except LookupError as exc:
             raise fail(str(exc)) from None
     err.print(f"revoked token {info.id} ({info.name})", markup=False)
@@ -265,7 +250,7 @@ def index_command(
     assert from_dir is not None
     with file_service() as service:
         try:
-            result = add_file_index(service, recid, from_dir, name=name, description=description)
+            result = service.add_file_index(recid, from_dir, name=name, description=description)
         except RecordNotFoundError as exc:
             raise fail(f"{exc}: ingest the record first") from None
         except FileIndexError as exc:
@@ -287,7 +272,7 @@ def index_command(
 def expand_indices(recid: str, *, as_json: bool) -> None:
     with file_service() as service:
         try:
-            found = expand_file_indices(service, recid)
+            found = service.expand_file_indices(recid)
         except RecordNotFoundError as exc:
             raise fail(f"{exc}: ingest the record first") from None
         except (CatalogConflictError, RecordValidationError) as exc:

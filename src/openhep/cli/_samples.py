@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from openhep.storage import FileService, PublishResult, publish_record
+from openhep.files import PublishResult
+from openhep.services import Curator
 
 #: Recids of the demo samples: CODP's records stop at 160002, so 990001 to 990999 stay free.
 SAMPLE_RECIDS = range(990001, 991000)
@@ -238,7 +239,7 @@ class SamplesReport:
 
 
 def publish_samples(
-    service: FileService, anchors: Path, progress: Callable[[str], None] | None = None
+    curator: Curator, anchors: Path, progress: Callable[[str], None] | None = None
 ) -> SamplesReport:
     """Create (or leave as they are) the sample records whose files are under ``anchors``."""
     report = SamplesReport()
@@ -248,11 +249,11 @@ def publish_samples(
             report.skipped.append(f"{sample.directory}/{sample.file}: not found under {anchors}")
             continue
         data = sample.record(path.stat().st_size)
-        result = publish_record(service, data, [(sample.file, path)])
+        result = curator.publish(data, [(sample.file, path)])
         # The size in ``distribution`` is the file's as stored, should it differ from the stat.
         if result.files and result.files[0]["size"] != data["distribution"]["size"]:
             data["distribution"]["size"] = result.files[0]["size"]
-            result = publish_record(service, data, [(sample.file, path)])
+            result = curator.publish(data, [(sample.file, path)])
         report.published.append(result)
         if progress is not None:
             progress(f"record {sample.recid} ({result.outcome}): {sample.file}")

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
-from openhep.cli._catalog import err, open_catalog
+from openhep.cli._catalog import err
 from openhep.cli._server import ServerConfig, ServerLimits, raise_open_files_limit, server_limits
 from openhep.cli._workers import Supervisor, listening_socket
-from openhep.search._index import open_index
+from openhep.services import Curator
 from openhep.settings import Settings
 from openhep.storage import OriginRules, PrefixRules
 
@@ -122,10 +122,9 @@ def serve_command(
 
 def reindex_command() -> None:
     """Rebuild the search index from the catalogue."""
-    settings = Settings.from_env()
     started = time.perf_counter()
-    with open_catalog() as catalog:
-        count = open_index(settings.home).rebuild(catalog)
+    with Curator() as curator:
+        count = curator.reindex()
     err.print(f"indexed {count:,} records in {time.perf_counter() - started:.1f} s", markup=False)
 
 

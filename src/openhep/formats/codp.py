@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from openhep.catalog import file_key
+from openhep.model import file_key, index_key_of, is_index_file
 
 
 def file_entry(file: dict[str, Any]) -> dict[str, Any]:
@@ -16,12 +16,7 @@ def file_entry(file: dict[str, Any]) -> dict[str, Any]:
 
 def _index_key(name: str) -> str:
     """An index's key: its file name without ``.json``/``.txt`` (``x_file_index``)."""
-    stem, dot, extension = name.rpartition(".")
-    return stem if dot and extension in ("json", "txt") else name
-
-
-def _is_index(file: dict[str, Any]) -> bool:
-    return str(file.get("type") or "") in ("index", "index.json", "index.txt")
+    return index_key_of(name) or name
 
 
 def file_indices(
@@ -39,7 +34,7 @@ def file_indices(
     order = list(by_index)
     descriptions: dict[str, str] = {}
     if files is not None:
-        named = [f for f in files if _is_index(f)]
+        named = [f for f in files if is_index_file(f)]
         order = list(dict.fromkeys(_index_key(file_key(f)) for f in named))
         for f in named:
             if f.get("description"):
@@ -80,7 +75,7 @@ def file_index_listing(
         key, kind = stem, extension
     else:
         key, kind = name, "json"
-    if not any(_is_index(f) and _index_key(file_key(f)) == key for f in files):
+    if not any(is_index_file(f) and _index_key(file_key(f)) == key for f in files):
         return None
     for index in file_indices(entries, files):
         if index["key"] == key:

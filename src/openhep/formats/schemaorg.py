@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from openhep.catalog import file_key
+from openhep.model import file_key
 
 _TAGS = re.compile(r"<[^>]+>")
 _TYPES = {

@@ -13,9 +13,20 @@ from openhep.model._document import (
     front_of,
     parse_document,
 )
-from openhep.model._errors import FieldError, RecordValidationError
-from openhep.model._keys import MAX_KEY_BYTES, FileKeyError, check_file_key
+from openhep.model._errors import FieldError, RecordValidationError, field_path
+from openhep.model._keys import (
+    INDEX_SUFFIX,
+    INDEX_TYPES,
+    MAX_KEY_BYTES,
+    FileKeyError,
+    check_file_key,
+    file_key,
+    index_key_of,
+    is_index_file,
+)
 from openhep.model._record import (
+    RECID,
+    RECID_PATTERN,
     File,
     Record,
     RecordType,
@@ -28,7 +39,11 @@ from openhep.model._validate import record_json_schema, validate_record, validat
 __all__ = [
     "DOCUMENT_SLUG",
     "DOCUMENT_TYPES",
+    "INDEX_SUFFIX",
+    "INDEX_TYPES",
     "MAX_KEY_BYTES",
+    "RECID",
+    "RECID_PATTERN",
     "Document",
     "DocumentError",
     "DocumentType",
@@ -43,7 +58,11 @@ __all__ = [
     "UpgradedRecord",
     "body_file",
     "check_file_key",
+    "field_path",
+    "file_key",
     "front_of",
+    "index_key_of",
+    "is_index_file",
     "normalize_checksum",
     "parse_document",
     "parse_release_date",

@@ -1,4 +1,5 @@
-"""What a file key may be: the one rule for the name a file has in its record.
+"""What a file key may be: the one rule for the name a file has in its record, and the one
+rule for which of a record's files are file indices and what their index is called.
 
 A key is shown on record pages, in download links and file lists, written into URLs and store
 paths, and saved under that name by clients: so it is one printable name, spelled one way.
@@ -10,6 +11,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
+from posixpath import basename
+from typing import Any
 
 #: Longest key, in bytes of UTF-8 (what file systems allow for one name).
 MAX_KEY_BYTES = 255
@@ -102,3 +106,29 @@ def check_file_key(key: str) -> str:
                 "one character"
             )
     return key
+
+
+def file_key(file: Mapping[str, Any]) -> str:
+    """The name a file is known by in its record: its ``key``, else the last part of its URI."""
+    return str(file.get("key") or basename(str(file["uri"])))
+
+
+#: The file types of a file index's two files, by extension (CODP's ``<name>_file_index.json``
+#: lists ``{checksum, size, type, uri}``, ``.txt`` one URI a line).
+INDEX_TYPES = {"json": "index.json", "txt": "index.txt"}
+#: What an index's name ends with, before ``.json``/``.txt`` (CODP's spelling).
+INDEX_SUFFIX = "_file_index"
+#: Every ``files[].type`` that makes a file an index file (``index``: older records' spelling).
+_INDEX_FILE_TYPES = frozenset({"index", *INDEX_TYPES.values()})
+
+
+def is_index_file(file: Mapping[str, Any]) -> bool:
+    """Whether a record's file is one of its file indices (by its ``type``, as CODP's are)."""
+    return str(file.get("type") or "") in _INDEX_FILE_TYPES
+
+
+def index_key_of(name: str) -> str | None:
+    """The key of the index an index file named ``name`` belongs to: ``x_file_index`` for
+    ``x_file_index.json`` or ``.txt``; None for a name without either extension."""
+    stem, dot, extension = name.rpartition(".")
+    return stem if dot and extension in INDEX_TYPES else None

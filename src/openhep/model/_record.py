@@ -27,7 +27,11 @@ MAX_SIZE = 2**63 - 1
 
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
 ShortText = Annotated[str, StringConstraints(max_length=4096)]
-Recid = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,12}$")]
+#: What a recid is: 1 to 12 digits (the one definition: URL routes and links use it too).
+RECID_PATTERN = "[0-9]{1,12}"
+#: A whole string that is a recid.
+RECID = re.compile(f"^{RECID_PATTERN}$")
+Recid = Annotated[str, StringConstraints(pattern=RECID.pattern)]
 
 _CHECKSUM = re.compile(
     r"^(?:(adler32|alder32):([0-9a-fA-F]{1,8})|(sha1):([0-9a-fA-F]{40})|(sha256):([0-9a-fA-F]{64}))$"

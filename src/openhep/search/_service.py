@@ -6,7 +6,7 @@ import base64
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -15,37 +15,24 @@ import orjson
 import tantivy
 from tantivy import Occur, Order, Query
 
+from openhep.model import RECID
 from openhep.search._index import SearchIndex
 from openhep.search._query import Node, QuerySyntaxError, build, compile_query, parse
+from openhep.search._request import (
+    FILTER_GROUPS,
+    MAX_OFFSET,
+    NESTED_FACETS,
+    TERMS_FACETS,
+    SearchRequest,
+    SearchRequestError,
+)
 from openhep.search._schema import TITLE_KEYS
 from openhep.search._suggest import Suggestion, suggest
 
-MAX_PAGE_SIZE = 1000
-#: Beyond this offset a client should walk with the cursor (it costs the same, but says so).
-MAX_OFFSET = 10_000_000
-SORTS = ("bestmatch", "mostrecent", "title", "title_desc")
 #: distribution.availability values of records left out unless a search asks for them.
 _ONDEMAND = ("ondemand", "on demand")
 #: From this offset on, title pages are found by the numeric title_key first (see _title_page).
 _TITLE_DIRECT_OFFSET = 50
-
-#: Facets with one level of terms: parameter name = index field.
-TERMS_FACETS = (
-    "experiment",
-    "availability",
-    "file_type",
-    "collision_type",
-    "collision_energy",
-    "signature",
-    "keywords",
-    "magnet_polarity",
-    "stripping_stream",
-    "stripping_version",
-)
-#: Facets with a nested level, as CODP shows them: type → subtype, category → subcategory.
-NESTED_FACETS = {"type": "subtype", "category": "subcategory"}
-#: Filters without facet counts.
-FILTER_ONLY = ("tags", "collections")
 #: CODP's event-count buckets.
 NUMBER_EVENTS_BUCKETS = (
     ("0--999", 0, 1_000),
@@ -58,34 +45,8 @@ NUMBER_EVENTS_BUCKETS = (
 FACET_SIZE = 100
 #: Facet answers kept per process (each a few kB).
 AGGREGATION_CACHE_SIZE = 2048
-#: Bounds on what a client may select: values per filter, and characters per value.
-MAX_FILTER_VALUES = 50
-MAX_FILTER_LENGTH = 200
-
-#: Which filters belong to which facet group: a group's counts ignore its own selection.
-_GROUP = {name: name for name in (*TERMS_FACETS, "year", "number_events", *FILTER_ONLY)} | {
-    "type": "type",
-    "subtype": "type",
-    "category": "category",
-    "subcategory": "category",
-}
-FILTER_NAMES = tuple(_GROUP)
+_GROUP = FILTER_GROUPS
 _RANGE = re.compile(r"^(\d{1,12})?(--)?(\d{1,12})?$")
-
-
-class SearchRequestError(ValueError):
-    """A search request that cannot be answered as asked; the message says what to change."""
-
-
-@dataclass(frozen=True, slots=True)
-class SearchRequest:
-    q: str = ""
-    page: int = 1
-    size: int = 10
-    sort: str | None = None
-    filters: Mapping[str, Sequence[str]] = field(default_factory=dict)
-    ondemand: bool = False
-    cursor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,20 +172,8 @@ class SearchService:
     def _filters(self, request: SearchRequest) -> dict[str, list[Query]]:
         by_group: dict[str, list[Query]] = {}
         for name, values in request.filters.items():
-            if name not in _GROUP:
-                raise SearchRequestError(
-                    f"unknown filter {name!r}; filters are: {', '.join(FILTER_NAMES)}"
-                )
+            # Names and bounds were checked when the request was made (SearchRequest).
             kept = [v for v in values if v != ""]
-            if len(kept) > MAX_FILTER_VALUES:
-                raise SearchRequestError(
-                    f"{name}: at most {MAX_FILTER_VALUES} values, got {len(kept)}"
-                )
-            for value in kept:
-                if len(value) > MAX_FILTER_LENGTH:
-                    raise SearchRequestError(
-                        f"{name}: a value may have at most {MAX_FILTER_LENGTH} characters"
-                    )
             if kept:
                 query = _filter_query(self.schema, name, kept)
                 by_group.setdefault(_GROUP[name], []).append(query)
@@ -232,13 +181,8 @@ class SearchService:
 
     def search(self, request: SearchRequest, *, now: datetime | None = None) -> SearchResult:
         now = now or datetime.now(UTC)
-        if not 1 <= request.size <= MAX_PAGE_SIZE:
-            raise SearchRequestError(f"size must be between 1 and {MAX_PAGE_SIZE}")
-        if request.page < 1:
-            raise SearchRequestError("page must be 1 or more")
+        # The request's bounds hold (SearchRequest checks them when it is made).
         sort = request.sort or ("bestmatch" if request.q.strip() else "mostrecent")
-        if sort not in SORTS:
-            raise SearchRequestError(f"sort must be one of {', '.join(SORTS)}")
         offset = (request.page - 1) * request.size
         after: int | None = None
         if request.cursor:
@@ -279,8 +223,8 @@ class SearchService:
         on one record only, so this is how the other one finds it — in recid order: how many,
         and the first ``limit``."""
         # Callers pass a recid from a validated URL; this keeps the query text a plain term.
-        if not (recid.isascii() and recid.isdigit()):
-            raise SearchRequestError("recid: expected digits")
+        if not RECID.match(recid):
+            raise SearchRequestError("recid: expected 1 to 12 digits")
         moment = int((now or datetime.now(UTC)).timestamp())
         query = Query.boolean_query(
             [

@@ -18,11 +18,11 @@ from starlette.types import ASGIApp
 
 from openhep import __version__
 from openhep.catalog import RecordNotFoundError
-from openhep.model._errors import field_path
-from openhep.portal import Portal
-from openhep.search._service import SearchRequestError
+from openhep.files import CorruptFileError, FileNotServedError
+from openhep.model import field_path
+from openhep.search import SearchRequestError
+from openhep.services import Portal
 from openhep.settings import Settings
-from openhep.storage import CorruptFileError, FileNotServedError
 from openhep.web import file_indices
 from openhep.web import files as files_web
 from openhep.web._access_log import AccessLogMiddleware
@@ -89,13 +89,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         portal = Portal.open(settings)
         # A stale or missing index is brought up to date before the first request.
         portal.refresh(wait=600.0)
-        # What adds killed before they completed left (journaled: see storage._journal), and
+        # What adds killed before they completed left (journaled: see openhep.files), and
         # partial writes older than an hour (from before the journal): remove them.
-        for orphan in portal.files.remove_abandoned():
+        for orphan in portal.recover(partial_age=3600.0):
             logger.warning(
                 "removed %s (%d bytes), left by %s", orphan.path, orphan.size, orphan.writer
             )
-        portal.files.store.remove_partial(older_than_seconds=3600.0)
         app.state.portal = portal
         try:
             yield

@@ -7,8 +7,10 @@ request and of four things only: the catalogue's change log, the state of the re
 only when it is held here) and the time, through embargoes. This
 middleware keeps successful answers in memory under the request (path, query, host, scheme,
 ``Accept``) and serves them again while the catalogue's state — read with one cheap query per
-request, :meth:`openhep.catalog.Catalog.state` — is the one they were computed at and no
-embargo has ended since. Any change empties it; the next request recomputes its answer.
+request, :meth:`openhep.services.Portal.answer_state`, in the thread pool like every other
+catalogue read (on PostgreSQL it is a round trip: never on the event loop) — is the one they
+were computed at and no embargo has ended since. Any change empties it; the next request
+recomputes its answer.
 
 What is never kept: anything but ``GET``; requests with credentials, cookies, ``Range`` or
 conditional headers; answers other than 200, answers that set cookies or say ``no-store``,
@@ -19,6 +21,7 @@ process; 0 turns it off). Served answers carry ``x-cache: hit``, kept ones ``x-c
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections import OrderedDict
@@ -29,9 +32,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openhep.catalog import CatalogState
-from openhep.portal import Portal
+from openhep.model import RECID_PATTERN
+from openhep.services import Portal
 
-_RECID = r"[0-9]{1,12}"
+_RECID = RECID_PATTERN
 
 #: The paths whose answers depend only on the request and the catalogue's state.
 CACHED_PATHS = re.compile(
@@ -103,6 +107,11 @@ class AnswerCache:
             self.state = state
             self.until = next_release()
         return self.epoch
+
+    def holds(self, state: CatalogState, now: float) -> bool:
+        """Whether :meth:`scope` would keep the cache as it is (no need for the next
+        embargo's end, then)."""
+        return state == self.state and now < self.until
 
     def clear(self) -> None:
         self._answers.clear()
@@ -180,12 +189,18 @@ class AnswerCacheMiddleware:
             return
         key = _key(scope)
         portal: Portal | None = getattr(scope["app"].state, "portal", None)
-        state = None if key is None or portal is None else await _current_state(portal)
+        state = None
+        if key is not None and portal is not None:
+            # A catalogue read (and maybe an index refresh): in the thread pool.
+            state = await run_in_threadpool(portal.answer_state)
         if key is None or state is None or portal is None:
             await self.app(scope, receive, send)
             return
         cache = self.cache
-        epoch = cache.scope(state, time.time(), lambda: _next_release(portal))
+        now = time.time()
+        until = None if cache.holds(state, now) else await run_in_threadpool(_next_release, portal)
+        # No await between holds() and scope(): scope asks for ``until`` only if holds() said no.
+        epoch = cache.scope(state, now, lambda: until if until is not None else math.inf)
         found = cache.get(key)
         if found is not None:
             await send(
@@ -231,22 +246,6 @@ class AnswerCacheMiddleware:
         await self.app(scope, receive, capture)
 
 
-async def _current_state(portal: Portal) -> CatalogState | None:
-    """The catalogue's state, once the search index has caught up with it (None if it
-    could not: the answer is then computed and not kept).
-
-    The state is one read on a dedicated connection (tens of microseconds on SQLite),
-    done in the event loop; bringing the index up to date may wait for a sibling worker
-    and runs in the thread pool.
-    """
-    state = portal.catalog.state()
-    if portal.index.generation != state.changes:
-        await run_in_threadpool(portal.refresh)
-        if portal.index.generation != state.changes:
-            return None
-    return state
-
-
 def _next_release(portal: Portal) -> float:
-    moment = portal.catalog.next_release()
+    moment = portal.next_release()
     return float("inf") if moment is None else moment.timestamp()

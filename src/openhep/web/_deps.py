@@ -3,17 +3,15 @@ recid in a URL path looks like."""
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 import orjson
 from fastapi import Path, Request
 from fastapi.responses import Response
 
-from openhep.portal import Portal
+from openhep.model import RECID
+from openhep.services import Portal
 
-#: A recid in a URL path: 1 to 12 digits (the record model's own bound).
-RECID = re.compile(r"^[0-9]{1,12}$")
 RecidPath = Annotated[str, Path(pattern=RECID.pattern, description="The record's recid.")]
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-from openhep.catalog import file_key
-from openhep.portal import RecordView
+from openhep.model import file_key
+from openhep.services import RecordView
 
 _EOS_URI = re.compile(r"^root://[^/]+//eos/opendata/(.+)$")
 

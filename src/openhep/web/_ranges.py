@@ -25,8 +25,7 @@ import anyio.to_thread
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from openhep.storage import CHUNK_SIZE
-from openhep.storage._checksum import adler32
+from openhep.storage import CHUNK_SIZE, adler32
 
 logger = logging.getLogger("openhep.web.files")
 

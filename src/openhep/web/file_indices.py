@@ -8,9 +8,8 @@ import orjson
 from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import Response
 
-from openhep.formats import file_index_listing
 from openhep.web._deps import RecidPath, portal
-from openhep.web.files import stored_bytes_headers
+from openhep.web._disposition import stored_bytes_headers
 
 router = APIRouter(tags=["files"])
 
@@ -35,9 +34,8 @@ KeyPath = Annotated[
         "`{checksum, key, size, uri}`, `.txt` one URI per line."
     ),
 )
-async def file_index(request: Request, recid: RecidPath, key: KeyPath) -> Response:
-    view = portal(request).record(recid)
-    found = file_index_listing(view.stored.metadata.get("files", []), view.index_entries, key)
+def file_index(request: Request, recid: RecidPath, key: KeyPath) -> Response:
+    found = portal(request).file_index(recid, key)
     if found is None:
         raise HTTPException(
             404,

@@ -9,7 +9,7 @@ logged with the client's address.
 Other people's bytes never run as script here: every answer carries ``X-Content-Type-Options:
 nosniff``, the sandboxing ``Content-Security-Policy`` of :mod:`openhep.web._security` and a
 ``Content-Disposition`` naming the key (RFC 6266); the type comes from the key's extension
-(:data:`CONTENT_TYPES`, never HTML or SVG) and only :data:`INLINE_TYPES` are shown in place,
+(``_disposition.CONTENT_TYPES``, never HTML or SVG) and only ``INLINE_TYPES`` are shown in place,
 on ``/eos/opendata/``. ``/record/<recid>/files/<key>`` is always an attachment.
 
 A file a public record lists that is not held here (or failed its fixity check here) answers
@@ -26,15 +26,18 @@ import logging
 import re
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
-from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
 from openhep.catalog import RecordNotFoundError
-from openhep.storage import FileService, RemoteFile, ServedFile, UnsafePathError
-from openhep.web._deps import RECID, portal
+from openhep.files import RemoteFile, ServedFile
+from openhep.model import RECID
+from openhep.services import Portal
+from openhep.storage import UnsafePathError
+from openhep.web._deps import portal
+from openhep.web._disposition import content_type, stored_bytes_headers
 from openhep.web._ranges import (
     RangeNotSatisfiableError,
     StoredFileResponse,
@@ -43,7 +46,6 @@ from openhep.web._ranges import (
     digest_header,
     http_date,
 )
-from openhep.web._security import STORED_BYTES_HEADERS
 
 router = APIRouter(tags=["files"])
 logger = logging.getLogger("openhep.web.files")
@@ -54,58 +56,6 @@ EOS_STORE_PREFIX = "eos/opendata/"
 
 #: Percent-encoded ``/``, ``\`` or NUL: a name that smuggles a separator past the router.
 _ENCODED_SEPARATOR = re.compile(rb"%(2f|5c|00)", re.IGNORECASE)
-
-#: Content types by file-name extension; anything else is ``application/octet-stream``. The
-#: type is the key's alone (never sniffed from the bytes, and ``nosniff`` tells browsers not to
-#: either). HTML, XHTML and SVG are left out on purpose: a stored file is never served as a
-#: type a browser runs as a page.
-CONTENT_TYPES = {
-    "json": "application/json",
-    "txt": "text/plain; charset=utf-8",
-    "log": "text/plain; charset=utf-8",
-    "csv": "text/csv; charset=utf-8",
-    "md": "text/markdown; charset=utf-8",
-    "py": "text/x-python; charset=utf-8",
-    "c": "text/plain; charset=utf-8",
-    "cc": "text/plain; charset=utf-8",
-    "cxx": "text/plain; charset=utf-8",
-    "h": "text/plain; charset=utf-8",
-    "sh": "text/plain; charset=utf-8",
-    "xml": "application/xml",
-    "ipynb": "application/x-ipynb+json",
-    "pdf": "application/pdf",
-    "zip": "application/zip",
-    "ig": "application/zip",
-    "gz": "application/gzip",
-    "tgz": "application/gzip",
-    "tar": "application/x-tar",
-    "h5": "application/x-hdf5",
-    "parquet": "application/vnd.apache.parquet",
-    "png": "image/png",
-    "jpg": "image/jpeg",
-    "jpeg": "image/jpeg",
-    "gif": "image/gif",
-    "webp": "image/webp",
-}
-DEFAULT_CONTENT_TYPE = "application/octet-stream"
-#: The types a browser may show in place (``Content-Disposition: inline``): text it draws as
-#: text and raster images, none of which can hold script a browser runs. Everything else is
-#: an attachment (saved, never opened as a page of the portal): XML (XHTML in an ``.xml`` runs
-#: its script), PDF (viewers run PDF JavaScript; the ``sandbox`` policy blocks Chromium's
-#: viewer anyway), notebooks, archives and data. docs/security.md gives the reasons.
-INLINE_TYPES = frozenset(
-    {
-        "text/plain; charset=utf-8",
-        "text/csv; charset=utf-8",
-        "text/markdown; charset=utf-8",
-        "text/x-python; charset=utf-8",
-        "application/json",
-        "image/png",
-        "image/jpeg",
-        "image/gif",
-        "image/webp",
-    }
-)
 
 _DESCRIPTION = (
     "GET or HEAD; `Range: bytes=…` (one range: 206 with `Content-Range`; several: 206 "
@@ -121,31 +71,6 @@ _DESCRIPTION = (
 )
 
 
-def content_type(name: str) -> str:
-    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    return CONTENT_TYPES.get(extension, DEFAULT_CONTENT_TYPE)
-
-
-def attachment(name: str, kind: str = "attachment") -> str:
-    """``Content-Disposition`` for a download named ``name`` (RFC 6266, any characters): an
-    ASCII ``filename`` for old clients and the exact name, UTF-8, in ``filename*`` (RFC 8187)."""
-    fallback = re.sub(r"[^A-Za-z0-9!#$&+.^_`|~ -]", "_", name)
-    return f"{kind}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
-
-
-def disposition(name: str) -> str:
-    """How a file named ``name`` is served: shown in place when its type is one of
-    :data:`INLINE_TYPES`, else an attachment; under its name either way."""
-    return attachment(name, "inline" if content_type(name) in INLINE_TYPES else "attachment")
-
-
-def stored_bytes_headers(name: str, *, download: bool = False) -> dict[str, str]:
-    """The headers of an answer holding stored bytes named ``name`` (a file, a file index):
-    no sniffing, the sandboxing policy, and its disposition (``download``: an attachment)."""
-    shown = attachment(name) if download else disposition(name)
-    return {**STORED_BYTES_HEADERS, "content-disposition": shown}
-
-
 def _refuse(request: Request, reason: str) -> HTTPException:
     client = request.client.host if request.client else "unknown client"
     raw = request.scope.get("raw_path") or str(request.scope.get("path", "")).encode()
@@ -155,13 +80,13 @@ def _refuse(request: Request, reason: str) -> HTTPException:
     return HTTPException(404, "there is no such file here")
 
 
-def _find(request: Request, lookup: Callable[[FileService], T]) -> T:
-    """What ``lookup`` finds in the files service, or the HTTP answer for why it cannot."""
+def _find(request: Request, lookup: Callable[[Portal], T]) -> T:
+    """What ``lookup`` finds through the portal, or the HTTP answer for why it cannot."""
     raw = request.scope.get("raw_path") or b""
     if _ENCODED_SEPARATOR.search(raw):
         raise _refuse(request, "an encoded '/', '\\' or NUL")
     try:
-        return lookup(portal(request).files)
+        return lookup(portal(request))
     except UnsafePathError as exc:
         raise _refuse(request, str(exc)) from None
     except ConnectionError as exc:
@@ -212,7 +137,7 @@ def _serve(
             ) from None
     reader = None
     if method != "HEAD":
-        reader = _find(request, lambda files: files.reader(served))
+        reader = _find(request, lambda service: service.open_file(served))
     return StoredFileResponse(
         reader,
         name=served.path,
@@ -221,14 +146,14 @@ def _serve(
         media_type=content_type(name),
         headers=headers,
         adler32_hex=served.adler32_hex,
-        on_mismatch=lambda detail: portal(request).files.report_corrupt(served.path, detail),
+        on_mismatch=lambda detail: portal(request).report_corrupt(served.path, detail),
     )
 
 
 def eos_file(request: Request, path: str) -> Response:
     if not path or path.endswith("/"):
         raise HTTPException(404, "there is no file here: name one (directories are not listed)")
-    served = _find(request, lambda files: files.public_file(EOS_STORE_PREFIX + path))
+    served = _find(request, lambda service: service.public_file(EOS_STORE_PREFIX + path))
     return _serve(request, served, download=False)
 
 
@@ -244,8 +169,7 @@ def record_file(
     if not RECID.fullmatch(recid):
         raise RecordNotFoundError(recid[:40])
     # An older version's key may name other bytes than today's: that version's are served.
-    stored = portal(request).catalog.get(recid, version)
-    served = _find(request, lambda files: files.record_file(stored, key))
+    served = _find(request, lambda service: service.record_file(recid, key, version))
     return _serve(request, served, key, download=True)
 
 

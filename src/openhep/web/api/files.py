@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import AsyncIterator, Iterator
-from typing import Annotated, Any
+from typing import Annotated
 
 import anyio
 import anyio.from_thread
@@ -19,14 +19,9 @@ from fastapi.responses import Response
 from starlette.requests import ClientDisconnect
 
 from openhep.catalog import CatalogConflictError, PendingWriteLostError, TokenInfo
+from openhep.files import AddResult, ChecksumMismatchError, FileKeyError
 from openhep.model import RecordValidationError
-from openhep.storage import (
-    ChecksumMismatchError,
-    FileKeyError,
-    FileTooLargeError,
-    UnsafePathError,
-    file_name,
-)
+from openhep.storage import FileTooLargeError, UnsafePathError, file_name
 from openhep.web._deps import RecidPath, base_url, json_response, portal
 
 router = APIRouter(prefix="/api/records", tags=["files"])
@@ -82,8 +77,7 @@ async def _authenticate(request: Request, authorization: str | None) -> TokenInf
     scheme, _, secret = authorization.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise _unauthorized("send the token as 'Authorization: Bearer <token>'")
-    tokens = portal(request).catalog.tokens
-    info = await anyio.to_thread.run_sync(tokens.authenticate, secret.strip())
+    info = await anyio.to_thread.run_sync(portal(request).authenticate, secret.strip())
     if info is None:
         raise _unauthorized("the token is unknown or revoked")
     return info
@@ -149,20 +143,16 @@ async def put_file(
     except UnsafePathError as exc:
         raise HTTPException(400, str(exc)) from None
     expected = _expected_checksum(digest, checksum)
-    files = portal(request).files
-    limit = files.max_upload_bytes
+    service = portal(request)
+    limit = service.max_upload_bytes
     if limit is not None and content_length is not None and content_length > limit:
         raise HTTPException(413, f"the file has {content_length} bytes; the limit is {limit}")
 
     chunks = _body_chunks(request.stream())
 
-    def store() -> Any:
-        return files.add(
-            recid,
-            [(key, chunks)],
-            file_type=file_type,
-            expected={key: expected} if expected else None,
-        )
+    def store() -> AddResult:
+        # In a worker thread: the body is pulled from the event loop chunk by chunk.
+        return service.add_file(recid, key, chunks, file_type=file_type, expected=expected)
 
     try:
         result = await anyio.to_thread.run_sync(store)

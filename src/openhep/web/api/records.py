@@ -10,23 +10,23 @@ from fastapi.responses import Response
 from starlette.datastructures import QueryParams
 
 from openhep.formats import api_record, schemaorg, search_hit
-from openhep.search._service import (
+from openhep.model import RECID
+from openhep.search import (
     FILTER_NAMES,
+    MAX_CURSOR_LENGTH,
+    MAX_PAGE,
     MAX_PAGE_SIZE,
+    MAX_QUERY_LENGTH,
     SORTS,
     SearchRequest,
     SearchRequestError,
+    is_true,
 )
-from openhep.web._deps import RECID, RecidPath, base_url, json_response, portal
+from openhep.web._deps import RecidPath, base_url, json_response, portal
 from openhep.web._downloads import download_urls
 from openhep.web._params import strict_query_params
 
 router = APIRouter(prefix="/api/records", tags=["records"])
-
-_TRUE = {"1", "true", "yes", "on"}
-MAX_Q_LENGTH = 2000
-MAX_CURSOR_LENGTH = 200
-MAX_PAGE = 10_000_000
 
 
 def _parameter(name: str, description: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -37,7 +37,7 @@ def _parameter(name: str, description: str, schema: dict[str, Any], **extra: Any
 # The hot endpoints read their parameters themselves (FastAPI's per-request validation cost
 # about as much as a search): the OpenAPI document lists them here instead.
 _SEARCH_PARAMETERS: list[dict[str, Any]] = [
-    _parameter("q", "The query.", {"type": "string", "maxLength": MAX_Q_LENGTH, "default": ""}),
+    _parameter("q", "The query.", {"type": "string", "maxLength": MAX_QUERY_LENGTH, "default": ""}),
     _parameter(
         "page", "Page number.", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 1}
     ),
@@ -80,41 +80,16 @@ _RECORD_PARAMETERS: list[dict[str, Any]] = [
 ]
 
 
-def _flag(value: str | None) -> bool:
-    return value is not None and value.lower() in _TRUE
-
-
-def _number(params: QueryParams, name: str, default: int, low: int, high: int) -> int:
-    value = params.get(name)
+def _version(params: QueryParams) -> int | None:
+    """``?version=N`` (None: the current one); SearchRequestError if it is not a version."""
+    value = params.get("version")
     if value is None:
-        return default
-    if not (value.isascii() and value.isdigit() and len(value) <= 12) or not (
-        low <= int(value) <= high
-    ):
-        raise SearchRequestError(f"{name}: expected a whole number from {low} to {high:,}")
+        return None
+    high = 2**31 - 1
+    digits = value.isascii() and value.isdigit() and len(value) <= 12
+    if not digits or not 1 <= int(value) <= high:
+        raise SearchRequestError(f"version: expected a whole number from 1 to {high:,}")
     return int(value)
-
-
-def _text(params: QueryParams, name: str, limit: int) -> str | None:
-    value = params.get(name)
-    if value is not None and len(value) > limit:
-        raise SearchRequestError(f"{name}: at most {limit:,} characters")
-    return value
-
-
-def search_request(params: QueryParams) -> SearchRequest:
-    """The search a query string asks for (``SearchRequestError`` for what cannot be read):
-    the API and the search page read their parameters the same way."""
-    filters = {name: params.getlist(name) for name in FILTER_NAMES if name in params}
-    return SearchRequest(
-        q=_text(params, "q", MAX_Q_LENGTH) or "",
-        page=_number(params, "page", 1, 1, MAX_PAGE),
-        size=_number(params, "size", 10, 1, MAX_PAGE_SIZE),
-        sort=params.get("sort") or None,
-        filters=filters,
-        ondemand=_flag(params.get("ondemand")),
-        cursor=_text(params, "search_after", MAX_CURSOR_LENGTH) or None,
-    )
 
 
 @router.get(
@@ -128,13 +103,13 @@ def search_request(params: QueryParams) -> SearchRequest:
     ),
     openapi_extra={"parameters": _SEARCH_PARAMETERS},
 )
-async def search_records(request: Request) -> Response:
+def search_records(request: Request) -> Response:
     params = strict_query_params(request)
-    search = search_request(params)
+    search = SearchRequest.from_params(params)
     page, search_after = search.page, search.cursor
     result = portal(request).search(search)
     root = base_url(request)
-    skip = _flag(params.get("skip_files"))
+    skip = is_true(params.get("skip_files"))
     hits = [
         search_hit(h.metadata, created=h.created, updated=h.updated, base_url=root, skip_files=skip)
         for h in result.hits
@@ -173,12 +148,12 @@ async def search_records(request: Request) -> Response:
     summary="One record (CODP JSON; schema.org with Accept: ld+json)",
     openapi_extra={"parameters": _RECORD_PARAMETERS},
 )
-async def get_record(request: Request) -> Response:
+def get_record(request: Request) -> Response:
     recid = request.path_params["recid"]
     if not RECID.match(recid):
         raise SearchRequestError("recid: expected 1 to 12 digits")
     params = strict_query_params(request)
-    version = _number(params, "version", 0, 1, 2**31 - 1) if "version" in params else None
+    version = _version(params)
     view = portal(request).record(recid, version)
     root = base_url(request)
     if "application/ld+json" in request.headers.get("accept", ""):
@@ -196,14 +171,14 @@ async def get_record(request: Request) -> Response:
             version=view.stored.version,
             base_url=root,
             index_entries=view.index_entries,
-            skip_files=_flag(params.get("skip_files")),
+            skip_files=is_true(params.get("skip_files")),
             availability=view.availability,
         )
     )
 
 
 @router.get("/{recid}/versions", summary="A record's versions, oldest first")
-async def get_versions(request: Request, recid: RecidPath) -> Response:
+def get_versions(request: Request, recid: RecidPath) -> Response:
     root = base_url(request)
     versions = portal(request).versions(recid)
     return json_response(

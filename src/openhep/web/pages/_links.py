@@ -9,11 +9,12 @@ from functools import cache
 from importlib.resources import files
 from urllib.parse import unquote
 
-from openhep.portal import Portal
+from openhep.model import RECID_PATTERN
+from openhep.services import Portal
 from openhep.web.pages import _content
 from openhep.web.pages._sanitize import SiteLinks
 
-_RECORD = re.compile(r"^/(?:record|api/records)/([0-9]{1,12})$")
+_RECORD = re.compile(f"^/(?:record|api/records)/({RECID_PATTERN})$")
 _DOC = re.compile(r"^/docs/([^/]+)$")
 _NEWS = re.compile(r"^/news/([^/]+)$")
 _EOS = re.compile(r"^/eos/opendata/(.+)$")

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from openhep.catalog import DocumentSummary, StoredDocument
 from openhep.model import DOCUMENT_TYPES
-from openhep.portal import Portal
+from openhep.services import Portal
 from openhep.web._deps import base_url, json_response, portal
 from openhep.web.pages import _content
 from openhep.web.pages._links import site_links
@@ -66,7 +66,7 @@ def _entry(root: str, document: DocumentSummary) -> dict[str, Any]:
 
 
 @get_and_head(router, "/docs", response_class=HTMLResponse, summary="The documentation's index")
-async def docs_index(
+def docs_index(
     request: Request, q: Q = "", experiment: Experiment = None, type: DocType = None
 ) -> HTMLResponse:
     service = portal(request)
@@ -121,7 +121,7 @@ def document_html(service: Portal, root: str, document: StoredDocument) -> tuple
 
 
 @get_and_head(router, "/docs/{slug}", response_class=HTMLResponse, summary="A documentation page")
-async def docs_page(request: Request, slug: str) -> HTMLResponse:
+def docs_page(request: Request, slug: str) -> HTMLResponse:
     own = _content.page("docs", slug)
     if own is not None:
         return render(
@@ -165,7 +165,7 @@ async def glossary(request: Request) -> HTMLResponse:
 
 
 @get_and_head(router, "/api/documents/", summary="Documentation and news pages (JSON)")
-async def documents_api(
+def documents_api(
     request: Request, q: Q = "", experiment: Experiment = None, type: DocType = None
 ) -> Response:
     service = portal(request)
@@ -199,7 +199,7 @@ async def documents_api(
 
 
 @get_and_head(router, "/api/documents/{slug}", summary="One documentation page (JSON)")
-async def document_api(request: Request, slug: str) -> Response:
+def document_api(request: Request, slug: str) -> Response:
     root = base_url(request)
     links = {"html": f"{root}/docs/{slug[:80]}", "self": f"{root}/api/documents/{slug[:80]}"}
     own = _content.page("docs", slug)

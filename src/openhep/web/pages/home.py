@@ -7,10 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from openhep.search._service import SearchRequest
+from openhep.search import SearchRequest
 from openhep.web._deps import portal
 from openhep.web.pages._render import render
-from openhep.web.pages.search import hit_summary
+from openhep.web.pages._summary import hit_summary
 
 router = APIRouter(tags=["pages"])
 
@@ -33,7 +33,7 @@ LATEST = 6
 
 
 @router.get("/", response_class=HTMLResponse, summary="The home page")
-async def home_page(request: Request) -> HTMLResponse:
+def home_page(request: Request) -> HTMLResponse:
     # One search gives the counts (its facets) and the latest releases (its hits).
     result = portal(request).search(SearchRequest(size=LATEST, sort="mostrecent"))
     by_type = {b["key"]: b["doc_count"] for b in result.aggregations["type"]["buckets"]}

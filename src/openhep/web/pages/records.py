@@ -15,16 +15,17 @@ from urllib.parse import quote, urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from openhep.catalog import RecordNotFoundError, file_key
+from openhep.catalog import RecordNotFoundError
 from openhep.formats import file_indices, schemaorg
-from openhep.portal import NamingRecord, RecordView
-from openhep.web._deps import RECID, base_url, portal
+from openhep.model import RECID, file_key, is_index_file
+from openhep.services import NamingRecord, RecordView
+from openhep.web._deps import base_url, portal
 from openhep.web._downloads import download_urls
 from openhep.web.pages._links import path_recids, site_links
 from openhep.web.pages._math import math_text, tex_accents
 from openhep.web.pages._render import human_size, json_in_html, query_string, render
 from openhep.web.pages._sanitize import SiteLinks, sanitize_html, site_path, site_paths
-from openhep.web.pages.search import plain_text
+from openhep.web.pages._summary import plain_text
 
 router = APIRouter(tags=["pages"])
 
@@ -86,10 +87,6 @@ def _page_number(value: str | None, default: int | None) -> int | None:
     if value is None or not _NUMBER.match(value) or int(value) < 1:
         return default
     return int(value)
-
-
-def _is_index(file: dict[str, Any]) -> bool:
-    return str(file.get("type") or "").startswith("index")
 
 
 def _year(metadata: dict[str, Any]) -> str:
@@ -287,7 +284,7 @@ def _file_states(
     data: list[FileState] = []
     indices: list[FileState] = []
     for file, state, (href, external) in zip(files, states, urls, strict=True):
-        (indices if _is_index(file) else data).append((file, state, href, external))
+        (indices if is_index_file(file) else data).append((file, state, href, external))
     return data, indices
 
 
@@ -629,7 +626,7 @@ def _configurations(
     summary="A record's page",
     openapi_extra={"parameters": _PARAMETERS},
 )
-async def record_page(request: Request) -> HTMLResponse:
+def record_page(request: Request) -> HTMLResponse:
     # Parameters are read here rather than by FastAPI: its validation costs as much as a read.
     recid = request.path_params["recid"]
     if not RECID.match(recid):

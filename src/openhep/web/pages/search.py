@@ -3,7 +3,6 @@ size, pages — each state a GET URL, with a link to its JSON twin under ``/api/
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -15,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.datastructures import QueryParams
 
-from openhep.search._service import (
+from openhep.search import (
     FILTER_NAMES,
     MAX_OFFSET,
     NESTED_FACETS,
@@ -23,12 +22,12 @@ from openhep.search._service import (
     SearchRequest,
     SearchRequestError,
     SearchResult,
+    is_true,
 )
 from openhep.web._deps import portal
 from openhep.web._params import QueryStringError, strict_query_params
-from openhep.web.api.records import search_request
-from openhep.web.pages._math import math_text
 from openhep.web.pages._render import query_string, render, thousands
+from openhep.web.pages._summary import hit_summary
 
 router = APIRouter(tags=["pages"])
 
@@ -82,52 +81,11 @@ FACETS = (
 )
 #: Values a facet lists before the rest fold into "more".
 FACET_SHOWN = 8
-DESCRIPTION_LENGTH = 280
 PAGE_WINDOW = 2
 #: What an error page keeps of parameters it could not read.
 MAX_TEXT = 2000
 MAX_VALUES = 50
-_TAG = re.compile(r"<[^>]*>?")
-_SPACE = re.compile(r"\s+")
 _YEAR = re.compile(r"^[0-9]{1,4}$")
-
-
-def plain_text(markup: str, limit: int = DESCRIPTION_LENGTH) -> str:
-    """Record descriptions are HTML: their text, tags dropped, entities read and formulas as
-    Unicode text, cut at a word before ``limit`` characters (the template escapes it again)."""
-    return _plain_text(markup[: limit * 8], limit)
-
-
-@lru_cache(maxsize=2048)
-def _plain_text(markup: str, limit: int) -> str:
-    # A pure function of the (bounded) start of a description: the same records come back
-    # page after page, and a changed description is another key.
-    text = _SPACE.sub(" ", math_text(html.unescape(_TAG.sub(" ", markup)))).strip()
-    if len(text) <= limit:
-        return text
-    cut = text[:limit].rsplit(" ", 1)[0] or text[:limit]
-    return cut.rstrip(" ,;:.") + "…"
-
-
-def hit_summary(recid: str, metadata: dict[str, Any]) -> dict[str, Any]:
-    """What a result shows of a record: title, badges, a short description, events, size."""
-    kind = metadata.get("type") or {}
-    distribution = metadata.get("distribution") or {}
-    size = distribution.get("size")
-    if size is None and metadata.get("files"):
-        size = sum(int(f.get("size") or 0) for f in metadata["files"]) or None
-    events = distribution.get("number_events")
-    return {
-        "recid": recid,
-        "title": metadata.get("title") or f"Record {recid}",
-        "type": kind.get("primary"),
-        "subtypes": list(kind.get("secondary") or []),
-        "experiments": list(metadata.get("experiment") or []),
-        "description": plain_text((metadata.get("abstract") or {}).get("description") or ""),
-        "number_events": events if isinstance(events, int) else None,
-        "size": size if isinstance(size, int) else None,
-        "published": metadata.get("date_published"),
-    }
 
 
 def _digits(text: str) -> bool:
@@ -344,12 +302,12 @@ def _year_bounds(state: State) -> tuple[str, str]:
 
 
 @router.get("/search", response_class=HTMLResponse, summary="The search page")
-async def search_page(request: Request) -> HTMLResponse:
+def search_page(request: Request) -> HTMLResponse:
     params = request.query_params
     state: State | None = None
     try:
         params = _year_range(strict_query_params(request))
-        search = replace(search_request(params), cursor=None)
+        search = replace(SearchRequest.from_params(params), cursor=None)
         state = State.of(search)
         if search.size > MAX_PAGE_SIZE:
             raise SearchRequestError(
@@ -402,7 +360,7 @@ def _lenient_state(params: QueryParams) -> State:
         q=(params.get("q") or "")[:MAX_TEXT],
         sort=params.get("sort") if params.get("sort") in SORTS else None,
         size=int(size) if size in {str(n) for n in PAGE_SIZES} else 10,
-        ondemand=(params.get("ondemand") or "").lower() in ("1", "true", "yes", "on"),
+        ondemand=is_true(params.get("ondemand")),
         filters=pairs,
     )
 

@@ -11,9 +11,9 @@ from xml.sax.saxutils import escape
 
 from fastapi import APIRouter, HTTPException, Path, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
-from openhep.catalog import Catalog, DocumentSummary
+from openhep.catalog import DocumentSummary
+from openhep.services import Portal
 from openhep.web._deps import base_url, portal
 from openhep.web.pages import _content
 from openhep.web.pages._routes import get_and_head
@@ -61,13 +61,14 @@ def record_urls(root: str, updates: Iterable[tuple[str, datetime]]) -> Iterator[
         yield _url(f"{root}/record/{recid}", _w3c(updated))
 
 
-def build_sitemap(catalog: Catalog, root: str) -> str:
+def build_sitemap(portal: Portal, root: str) -> str:
     """One ``urlset`` when everything fits in one file, else the index of the record files."""
-    fixed = list(site_pages(root, catalog.documents.list()))
-    total = catalog.count()
+    source = portal.sitemap()
+    fixed = list(site_pages(root, source.documents))
+    total = source.records
     if total + len(fixed) <= MAX_URLS:
         return "".join(
-            [_HEAD, _URLSET, *fixed, *record_urls(root, catalog.public_updates()), "</urlset>\n"]
+            [_HEAD, _URLSET, *fixed, *record_urls(root, portal.record_updates()), "</urlset>\n"]
         )
     parts = [_HEAD, '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n']
     parts.append(f"<sitemap><loc>{escape(root)}/sitemap/pages.xml</loc></sitemap>\n")
@@ -77,27 +78,25 @@ def build_sitemap(catalog: Catalog, root: str) -> str:
     return "".join(parts)
 
 
+# Plain ``def`` handlers: FastAPI runs them in its thread pool (they read the catalogue).
+
+
 @get_and_head(router, "/sitemap.xml", summary="The sitemap (sitemaps.org)")
-async def sitemap(request: Request) -> Response:
-    text = await run_in_threadpool(build_sitemap, portal(request).catalog, base_url(request))
-    return Response(text, media_type=MEDIA_TYPE)
+def sitemap(request: Request) -> Response:
+    return Response(build_sitemap(portal(request), base_url(request)), media_type=MEDIA_TYPE)
 
 
 @get_and_head(router, "/sitemap/pages.xml", summary="The sitemap of the pages that are not records")
-async def sitemap_pages(request: Request) -> Response:
-    documents = await run_in_threadpool(portal(request).documents)
+def sitemap_pages(request: Request) -> Response:
+    documents = portal(request).documents()
     text = "".join([_HEAD, _URLSET, *site_pages(base_url(request), documents), "</urlset>\n"])
     return Response(text, media_type=MEDIA_TYPE)
 
 
 @get_and_head(router, "/sitemap/records-{n}.xml", summary="One file of the records' sitemap")
-async def sitemap_records(request: Request, n: Annotated[int, Path(ge=1, le=100_000)]) -> Response:
-    catalog = portal(request).catalog
-
-    def build() -> str:
-        updates = list(catalog.public_updates(offset=(n - 1) * MAX_URLS, limit=MAX_URLS))
-        if not updates:
-            raise HTTPException(404, f"the records' sitemap has no file {n}")
-        return "".join([_HEAD, _URLSET, *record_urls(base_url(request), updates), "</urlset>\n"])
-
-    return Response(await run_in_threadpool(build), media_type=MEDIA_TYPE)
+def sitemap_records(request: Request, n: Annotated[int, Path(ge=1, le=100_000)]) -> Response:
+    updates = list(portal(request).record_updates(offset=(n - 1) * MAX_URLS, limit=MAX_URLS))
+    if not updates:
+        raise HTTPException(404, f"the records' sitemap has no file {n}")
+    text = "".join([_HEAD, _URLSET, *record_urls(base_url(request), updates), "</urlset>\n"])
+    return Response(text, media_type=MEDIA_TYPE)

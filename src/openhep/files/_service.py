@@ -1,4 +1,5 @@
-"""Files behind records: adding them, finding what to serve, and auditing their fixity.
+"""Files behind records: adding them, finding what to serve, and auditing their fixity
+(``_fixity``).
 
 The catalogue says which bytes a record's file must have (``files[]``: uri, size, checksum);
 the store holds bytes; a *replica* row ties a store path to the size and checksums measured
@@ -11,33 +12,30 @@ its fixity check is ``corrupt`` and is never served as good. A download of a fil
 
 from __future__ import annotations
 
-import random
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO, Literal
 
-from openhep.catalog import Catalog, CatalogConflictError, Replica, StoredRecord, file_key
-from openhep.model import Record, validate_record
+from openhep.catalog import Catalog, StoredRecord
+from openhep.files._attach import AddedFile, IndexEntries, Revision, attach
+from openhep.files._fixity import FixityReport, audit
+from openhep.files._journal import DEFAULT_GRACE_SECONDS, JournaledWrite
+from openhep.files._orphans import Orphan, remove_abandoned, remove_unnamed
+from openhep.model import Record, file_key, validate_record
 from openhep.settings import Settings
-from openhep.storage._checksum import Digester, Digests
-from openhep.storage._journal import DEFAULT_GRACE_SECONDS, JournaledWrite
-from openhep.storage._origins import OriginRules
-from openhep.storage._orphans import Orphan, remove_abandoned, remove_unnamed
-from openhep.storage._paths import (
+from openhep.storage import (
     ADDED_FILES_PREFIX,
+    OriginRules,
     PrefixRules,
-    UnsafePathError,
+    Store,
     file_name,
+    open_store,
     store_path,
 )
-from openhep.storage._store import Store, read_chunks
 
 Availability = Literal["online", "remote", "corrupt"]
-
-#: How often adding files retries when the record changed while its bytes streamed in.
-_WRITE_ATTEMPTS = 5
 
 #: CODP's file ``type`` by file-name extension, for files added without an explicit type.
 _TYPES_BY_EXTENSION = {
@@ -85,14 +83,6 @@ class UnpublishedPathError(ValueError):
     """A store path no prefix rule publishes: files there would have no URI."""
 
 
-def replicas_of(added: Sequence[AddedFile], now: datetime) -> list[Replica]:
-    """The replica rows of files just stored (verified as they were written)."""
-    return [
-        Replica(a.path, a.digests.size, a.digests.adler32, a.digests.sha256, "available", now, now)
-        for a in added
-    ]
-
-
 @dataclass(frozen=True, slots=True)
 class ServedFile:
     """What the HTTP layer needs to serve a file: where it is and what its bytes must be."""
@@ -121,15 +111,6 @@ class RemoteFile:
 
 
 @dataclass(frozen=True, slots=True)
-class AddedFile:
-    """A file added to a record: its ``files[]`` entry and what was measured while storing it."""
-
-    entry: dict[str, Any]
-    path: str
-    digests: Digests
-
-
-@dataclass(frozen=True, slots=True)
 class AddResult:
     recid: str
     version: int
@@ -143,53 +124,6 @@ class AddResult:
         }
 
 
-@dataclass(slots=True)
-class FixityProblem:
-    path: str
-    problem: str  # missing | size | checksum | catalogue
-    expected: str
-    found: str
-    recids: list[str] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "problem": self.problem,
-            "expected": self.expected,
-            "found": self.found,
-            "recids": self.recids,
-        }
-
-
-@dataclass(slots=True)
-class FixityReport:
-    checked: int = 0
-    bytes_read: int = 0
-    registered: int = 0
-    restored: int = 0
-    problems: list[FixityProblem] = field(default_factory=list)
-    orphans: list[Orphan] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems and not self.orphans
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "checked": self.checked,
-            "bytes_read": self.bytes_read,
-            "registered": self.registered,
-            "restored": self.restored,
-            "corrupt": len(self.problems),
-            "problems": [p.as_dict() for p in self.problems],
-            "orphans": [o.as_dict() for o in self.orphans],
-            "orphan_bytes": sum(o.size for o in self.orphans),
-            "seconds": round(self.seconds, 3),
-        }
-
-
 def file_type_for(key: str) -> str | None:
     extension = key.rsplit(".", 1)[-1].lower() if "." in key else ""
     return _TYPES_BY_EXTENSION.get(extension)
@@ -197,6 +131,12 @@ def file_type_for(key: str) -> str | None:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def upload_prefix(recid: str) -> str:
+    """Where one add stores its files: ``eos/opendata/openhep/<recid>/<id>``, a folder of its
+    own, so bytes a record already names are never overwritten."""
+    return f"{ADDED_FILES_PREFIX}/{recid}/{uuid.uuid4().hex[:12]}"
 
 
 class FileService:
@@ -219,8 +159,6 @@ class FileService:
 
     @classmethod
     def open(cls, settings: Settings, catalog: Catalog) -> FileService:
-        from openhep.storage._open import open_store
-
         return cls(
             catalog,
             open_store(settings),
@@ -348,8 +286,8 @@ class FileService:
             raise FileKeyError("each file added in one go needs its own key")
         # An unknown record is refused before any byte is stored (RecordNotFoundError).
         self.catalog.get(recid, include_embargoed=True)
-        upload_id = uuid.uuid4().hex[:12]
-        paths = [f"{ADDED_FILES_PREFIX}/{recid}/{upload_id}/{key}" for key in keys]
+        prefix = upload_prefix(recid)
+        paths = [f"{prefix}/{key}" for key in keys]
         added: list[AddedFile] = []
         with self.journal(paths) as journal:
             for (key, chunks), path in zip(items, paths, strict=True):
@@ -378,7 +316,7 @@ class FileService:
         entries: Sequence[dict[str, Any]],
         stored_files: Sequence[AddedFile],
         *,
-        file_index_entries: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+        file_index_entries: IndexEntries | None = None,
         pending: Sequence[str] = (),
     ) -> int:
         """Add ``entries`` to record ``recid``'s ``files[]`` (replacing entries of the same
@@ -389,25 +327,15 @@ class FileService:
         The files were stored at paths of their own while the record may have changed: each
         attempt reads the current version and writes on condition that it is still current.
         """
-        for attempt in range(_WRITE_ATTEMPTS):
-            stored = self.catalog.get(recid, include_embargoed=True)
-            record = self._with_files(stored, entries)
-            now = _now()
-            try:
-                result = self.catalog.write(
-                    [record],
-                    replicas=replicas_of(stored_files, now),
-                    expect_versions={recid: stored.version},
-                    file_index_entries={recid: file_index_entries} if file_index_entries else None,
-                    now=now,
-                    pending=pending,
-                )
-            except CatalogConflictError:
-                if attempt == _WRITE_ATTEMPTS - 1:
-                    raise
-                continue
-            return stored.version + (0 if recid in result.unchanged else 1)
-        raise AssertionError("unreachable")
+        stored, result = attach(
+            self.catalog,
+            recid,
+            lambda current: Revision(self._with_files(current, entries), file_index_entries),
+            stored_files=stored_files,
+            pending=pending,
+        )
+        assert stored is not None and result is not None
+        return stored.version + (0 if recid in result.unchanged else 1)
 
     def store_file(
         self,
@@ -452,7 +380,8 @@ class FileService:
         return AddedFile(entry, path, digests)
 
     @staticmethod
-    def _with_files(stored: StoredRecord, entries: Sequence[dict[str, Any]]) -> Record:
+    def _with_files(stored: StoredRecord | None, entries: Sequence[dict[str, Any]]) -> Record:
+        assert stored is not None  # attach reads an existing record (RecordNotFoundError)
         data = dict(stored.metadata)
         new_keys = {e["key"] for e in entries}
         kept = [f for f in data.get("files", []) if file_key(f) not in new_keys]
@@ -484,125 +413,13 @@ class FileService:
         grace: float = DEFAULT_GRACE_SECONDS,
         keep_orphans: bool = False,
     ) -> FixityReport:
-        """Re-read stored files and compare them with the catalogue; mark every mismatch.
-
-        Files found in the store at a path some record's URI maps to, but never registered,
-        are verified against that record and registered. ``sample`` checks that many replicas
-        chosen at random instead of all. Orphans (:meth:`orphans`, after ``grace`` seconds
-        without a sign of their writer) are reported, and removed unless ``keep_orphans``.
-        """
-        started = _now()
-        report = FixityReport()
-        report.orphans = self.orphans(grace=grace, remove=not keep_orphans)
-        registered = self._register_unknown(report, progress)
-        replicas = list(self.catalog.replicas)
-        if sample is not None and sample < len(replicas):
-            # Newly registered files are always verified; the sample is drawn from the others.
-            new = [r for r in replicas if r.path in registered]
-            rest = [r for r in replicas if r.path not in registered]
-            chooser = random.Random(seed)  # noqa: S311 (a sample, not a secret)
-            replicas = new + chooser.sample(rest, max(0, min(sample, len(rest))))
-        expected_by_path = self._catalogue_checksums([r.path for r in replicas])
-        for replica in replicas:
-            if progress is not None:
-                progress(replica.path)
-            self._check(replica, expected_by_path.get(replica.path, []), report)
-        report.seconds = (_now() - started).total_seconds()
-        return report
-
-    def _check(
-        self, replica: Replica, expected: list[tuple[str, int, str]], report: FixityReport
-    ) -> None:
-        report.checked += 1
-        recids = sorted({recid for recid, _, _ in expected})
-        problem = self._measure(replica.path, replica.size, replica.checksum, report)
-        if problem is None:
-            for recid, size, checksum in expected:
-                if (size, checksum) != (replica.size, replica.checksum):
-                    problem = FixityProblem(
-                        replica.path,
-                        "catalogue",
-                        f"{size} bytes, {checksum} (record {recid})",
-                        f"{replica.size} bytes, {replica.checksum}",
-                    )
-                    break
-        now = _now()
-        if problem is None:
-            if not replica.is_good:
-                report.restored += 1
-            self.catalog.replicas.mark(replica.path, "available", checked_at=now)
-            return
-        problem.recids = recids
-        report.problems.append(problem)
-        detail = f"{problem.problem}: expected {problem.expected}, found {problem.found}"
-        self.catalog.replicas.mark(replica.path, "corrupt", checked_at=now, detail=detail)
-
-    def _measure(
-        self, path: str, size: int, checksum: str, report: FixityReport
-    ) -> FixityProblem | None:
-        digester = Digester(sha256=False)
-        try:
-            with self.store.open(path) as reader:
-                for chunk in read_chunks(reader):
-                    digester.update(chunk)
-        except FileNotFoundError:
-            return FixityProblem(path, "missing", f"{size} bytes", "no file")
-        except UnsafePathError:
-            return FixityProblem(path, "missing", f"{size} bytes", "a link out of the store")
-        except OSError as exc:
-            return FixityProblem(path, "missing", f"{size} bytes", f"unreadable: {exc}")
-        report.bytes_read += digester.size
-        found = digester.digests()
-        if found.size != size:
-            return FixityProblem(path, "size", f"{size} bytes", f"{found.size} bytes")
-        if found.adler32 != checksum:
-            return FixityProblem(path, "checksum", checksum, found.adler32)
-        return None
-
-    def _catalogue_checksums(self, paths: Sequence[str]) -> dict[str, list[tuple[str, int, str]]]:
-        """For each store path, the (recid, size, checksum) current records expect there."""
-        wanted = set(paths)
-        found: dict[str, list[tuple[str, int, str]]] = {}
-        for recid, uri, size, checksum in self._catalogue_files():
-            path = self.path_of(uri)
-            if path in wanted:
-                found.setdefault(path, []).append((recid, size, checksum))
-        return found
-
-    def _catalogue_files(self) -> Iterator[tuple[str, str, int, str]]:
-        from sqlalchemy import select
-
-        from openhep.catalog._schema import files
-
-        with self.catalog.engine.connect() as conn:
-            query = select(files.c.recid, files.c.uri, files.c.size, files.c.checksum)
-            for row in conn.execution_options(yield_per=5000).execute(query):
-                yield row.recid, row.uri, int(row.size), row.checksum
-
-    def _register_unknown(
-        self, report: FixityReport, progress: Callable[[str], None] | None
-    ) -> set[str]:
-        """Register store files that records reference but no replica row describes yet."""
-        known = {r.path for r in self.catalog.replicas}
-        by_path: dict[str, tuple[str, int, str]] = {}
-        for recid, uri, size, checksum in self._catalogue_files():
-            path = self.path_of(uri)
-            if path is not None and path not in known:
-                by_path.setdefault(path, (recid, size, checksum))
-        registered: set[str] = set()
-        if not by_path:
-            return registered
-        for stored in self.store.walk():
-            target = by_path.get(stored.path)
-            if target is None:
-                continue
-            if progress is not None:
-                progress(stored.path)
-            _, size, checksum = target
-            now = _now()
-            self.catalog.replicas.put(
-                [Replica(stored.path, size, checksum, None, "available", now, None)]
-            )
-            report.registered += 1
-            registered.add(stored.path)
-        return registered
+        """Re-read stored files and compare them with the catalogue; mark every mismatch
+        (see :func:`openhep.files._fixity.audit`)."""
+        return audit(
+            self,
+            sample=sample,
+            progress=progress,
+            seed=seed,
+            grace=grace,
+            keep_orphans=keep_orphans,
+        )

@@ -1,23 +1,32 @@
-"""The portal's services: records, versions, documents and search over one instance's catalogue
-and index."""
+"""The portal's services: what the web app asks of one instance — search, records, versions,
+documents, the files a download serves, uploads, file indices, sitemaps and the state its
+answer cache follows — over the catalogue, the search index and the files.
+
+Every method is a plain blocking call (SQL, the index, the store): the web app calls them from
+plain ``def`` handlers, which FastAPI runs in its thread pool, or hands them to a thread.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 from openhep.catalog import (
     Catalog,
+    CatalogState,
     DocumentSummary,
     StoredDocument,
     StoredRecord,
+    TokenInfo,
     VersionInfo,
 )
-from openhep.search._index import SearchIndex, open_index
-from openhep.search._service import Hit, SearchRequest, SearchResult, SearchService
+from openhep.files import AddResult, FileService, Orphan, RemoteFile, ServedFile
+from openhep.formats import file_index_listing
+from openhep.model import is_index_file
+from openhep.search import Hit, SearchIndex, SearchRequest, SearchResult, SearchService, open_index
 from openhep.settings import DEFAULT_ORIGIN_URL, Settings
-from openhep.storage import FileService
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +60,18 @@ class NamingRecord:
         return cls(hit.recid, str(hit.metadata.get("title") or ""), kind)
 
 
+@dataclass(frozen=True, slots=True)
+class SitemapSource:
+    """What ``/sitemap.xml`` lists: the documents held here and how many public records (their
+    ``(recid, updated)`` come from :meth:`Portal.record_updates`)."""
+
+    documents: list[DocumentSummary]
+    records: int
+
+
 class Portal:
-    """One instance: its catalogue (the truth) and its search index (derived from it).
+    """One instance: its catalogue (the truth), its search index (derived from it) and its
+    files.
 
     Every search first brings the index up to the catalogue's change log, so a record
     ingested or updated is searchable at once.
@@ -95,9 +114,36 @@ class Portal:
             self._files.close()
         self.catalog.close()
 
+    # -- keeping up with the catalogue -------------------------------------------------------
+
     def refresh(self, *, wait: float = 5.0) -> int:
         """Apply catalogue changes the index has not seen; return how many records changed."""
         return self.index.sync(self.catalog, wait=wait)
+
+    def recover(self, *, partial_age: float = 3600.0) -> list[Orphan]:
+        """Remove what adds killed before they completed left in the store (journaled: see
+        ``openhep.files``), and partial writes older than ``partial_age`` seconds (from before
+        the journal); the orphans removed."""
+        orphans = self.files.remove_abandoned()
+        self.files.store.remove_partial(older_than_seconds=partial_age)
+        return orphans
+
+    def answer_state(self) -> CatalogState | None:
+        """The catalogue's state once the search index has caught up with it (None if it
+        could not: an answer computed now must not be kept): what every answer about public
+        records is a function of, with the time (see :meth:`next_release`)."""
+        state = self.catalog.state()
+        if self.index.generation != state.changes:
+            self.refresh()
+            if self.index.generation != state.changes:
+                return None
+        return state
+
+    def next_release(self) -> datetime | None:
+        """When the next embargoed record becomes public (None: none is waiting)."""
+        return self.catalog.next_release()
+
+    # -- records -----------------------------------------------------------------------------
 
     def search(self, request: SearchRequest, *, now: datetime | None = None) -> SearchResult:
         self.refresh()
@@ -110,9 +156,7 @@ class Portal:
         older version is answered without them (its index files are still listed).
         """
         stored = self.catalog.get(recid, version)
-        has_index = any(
-            str(f.get("type", "")).startswith("index") for f in stored.metadata.get("files", [])
-        )
+        has_index = any(is_index_file(f) for f in stored.metadata.get("files", []))
         if has_index and version is not None:
             has_index = self.catalog.versions(recid)[-1].version == stored.version
         entries = self.catalog.file_index_entries(recid) if has_index else []
@@ -138,6 +182,15 @@ class Portal:
     def versions(self, recid: str) -> list[VersionInfo]:
         return self.catalog.versions(recid)
 
+    def sitemap(self) -> SitemapSource:
+        return SitemapSource(self.catalog.documents.list(), self.catalog.count())
+
+    def record_updates(
+        self, *, offset: int = 0, limit: int | None = None
+    ) -> Iterator[tuple[str, datetime]]:
+        """``(recid, updated)`` of public records in recid order from ``offset`` (streamed)."""
+        return self.catalog.public_updates(offset=offset, limit=limit)
+
     # -- documents (CODP's documentation and news pages) ------------------------------------
 
     def document(self, slug: str) -> StoredDocument | None:
@@ -157,9 +210,65 @@ class Portal:
     def document_experiments(self) -> dict[str, int]:
         return self.catalog.documents.experiments()
 
+    # -- files: what a download serves ---------------------------------------------------------
+
     def held_paths(self, store_paths: list[str]) -> set[str]:
         """Those of ``store_paths`` (``eos/opendata/…``) this instance holds good bytes of."""
         if self._files is None or not store_paths:
             return set()
         found = self.catalog.replicas.get_many(store_paths)
         return {path for path, replica in found.items() if replica.is_good}
+
+    def public_file(self, path: str) -> ServedFile | RemoteFile:
+        """What ``/eos/opendata/<path>`` serves (see :meth:`FileService.public_file`)."""
+        return self.files.public_file(path)
+
+    def record_file(
+        self, recid: str, key: str, version: int | None = None
+    ) -> ServedFile | RemoteFile:
+        """The file ``key`` of public record ``recid`` (of its ``version``: an older version's
+        key may name other bytes than today's, and that version's are served)."""
+        return self.files.record_file(self.catalog.get(recid, version), key)
+
+    def open_file(self, served: ServedFile) -> BinaryIO:
+        """A seekable reader of the bytes of a file :meth:`public_file` or :meth:`record_file`
+        vouched for."""
+        return self.files.reader(served)
+
+    def report_corrupt(self, path: str, detail: str) -> None:
+        """The bytes at store path ``path`` turned out not to match (while being served)."""
+        self.files.report_corrupt(path, detail)
+
+    def file_index(self, recid: str, key: str) -> tuple[str, list[dict[str, Any]]] | None:
+        """What ``/record/<recid>/file_index/<key>`` serves: (``json``/``txt``, the files
+        listed), or None if the public record has no such index whose contents are known."""
+        view = self.record(recid)
+        return file_index_listing(view.stored.metadata.get("files", []), view.index_entries, key)
+
+    # -- files: the write API --------------------------------------------------------------
+
+    @property
+    def max_upload_bytes(self) -> int | None:
+        return self.files.max_upload_bytes
+
+    def authenticate(self, secret: str) -> TokenInfo | None:
+        """The token whose secret is ``secret`` (None: unknown or revoked)."""
+        return self.catalog.tokens.authenticate(secret)
+
+    def add_file(
+        self,
+        recid: str,
+        key: str,
+        chunks: Iterable[bytes],
+        *,
+        file_type: str | None = None,
+        expected: str | None = None,
+    ) -> AddResult:
+        """Store ``chunks`` as the file ``key`` of record ``recid`` (a new version), checked
+        against the ``expected`` checksum if one was announced (``adler32:…``/``sha256:…``)."""
+        return self.files.add(
+            recid,
+            [(key, chunks)],
+            file_type=file_type,
+            expected={key: expected} if expected else None,
+        )

@@ -25,9 +25,17 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from openhep.catalog import Catalog, PendingWrite
-from openhep.storage._journal import describe_writer, writer_state
-from openhep.storage._paths import ADDED_FILES_PREFIX, PrefixRules, UnsafePathError
-from openhep.storage._store import PARTIAL_DIR, Store, StoredObject, partial_of, partial_stem
+from openhep.files._journal import describe_writer, writer_state
+from openhep.storage import (
+    ADDED_FILES_PREFIX,
+    PARTIAL_DIR,
+    PrefixRules,
+    Store,
+    StoredObject,
+    UnsafePathError,
+    partial_of,
+    partial_stem,
+)
 
 OrphanReason = Literal["abandoned", "unnamed"]
 
@@ -142,10 +150,3 @@ def remove_unnamed(
         if outcome != "vanished":
             found.append(Orphan(obj.path, obj.size, "unnamed", outcome == "removed"))
     return found
-
-
-def size_of(orphans: list[Orphan]) -> int:
-    return sum(o.size for o in orphans)
-
-
-__all__ = ["Orphan", "remove_abandoned", "remove_unnamed", "size_of"]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,24 +21,29 @@ from typing import Any
 
 import orjson
 
-from openhep.model import FileKeyError, check_file_key, normalize_checksum, validate_record
-from openhep.storage._checksum import digest_chunks
-from openhep.storage._journal import JournaledWrite
-from openhep.storage._paths import ADDED_FILES_PREFIX, UnsafePathError, store_path
-from openhep.storage._service import (
-    AddedFile,
+from openhep.catalog import StoredRecord
+from openhep.files._attach import AddedFile, Revision, attach
+from openhep.files._journal import JournaledWrite
+from openhep.files._service import (
     CorruptFileError,
     FileNotServedError,
     FileService,
     UnpublishedPathError,
     file_type_for,
+    upload_prefix,
 )
-from openhep.storage._store import CHUNK_SIZE
+from openhep.model import (
+    INDEX_SUFFIX,
+    INDEX_TYPES,
+    FileKeyError,
+    check_file_key,
+    file_key,
+    index_key_of,
+    normalize_checksum,
+    validate_record,
+)
+from openhep.storage import CHUNK_SIZE, UnsafePathError, digest_chunks, store_path
 
-#: What an index's name ends with, before ``.json``/``.txt`` (CODP's spelling).
-INDEX_SUFFIX = "_file_index"
-#: The two file types of an index, by extension.
-INDEX_TYPES = {"json": "index.json", "txt": "index.txt"}
 #: Letters an index name may use: it becomes a file name and part of a URL.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
 #: What a listed file's URI looks like (as in a record's ``files[]``).
@@ -72,16 +76,6 @@ class FileIndexResult:
             ],
             "files": [{**f.entry, "path": f.path} for f in self.files],
         }
-
-
-def index_key_of(file_key: str) -> str | None:
-    """``x_file_index`` for an index file named ``x_file_index.json``/``.txt``, else None."""
-    stem, dot, extension = file_key.rpartition(".")
-    return stem if dot and extension in INDEX_TYPES else None
-
-
-def is_index_file(entry: Mapping[str, Any]) -> bool:
-    return str(entry.get("type") or "") in ("index", *INDEX_TYPES.values())
 
 
 def index_json(listed: Sequence[Mapping[str, Any]]) -> bytes:
@@ -190,7 +184,7 @@ def add_file_index(
     if not listed_paths:
         raise FileIndexError(f"{directory}: holds no files to index")
     service.catalog.get(recid, include_embargoed=True)  # RecordNotFoundError before any write
-    prefix = f"{ADDED_FILES_PREFIX}/{recid}/{uuid.uuid4().hex[:12]}"
+    prefix = upload_prefix(recid)
     index_paths = {ext: f"{prefix}/file-indexes/{key}.{ext}" for ext in INDEX_TYPES}
     paths = [f"{prefix}/files/{relative}" for relative, _ in listed_paths]
     with service.journal([*paths, *index_paths.values()]) as journal:
@@ -311,28 +305,30 @@ def expand_file_indices(service: FileService, recid: str) -> list[ExpandedIndex]
     copied into the store, uploaded, restored) rather than built by :func:`add_file_index`.
     An index file must be held here, good, and have the size and checksum the record says;
     one that is not is reported with its problem and left as it was. All the indices read are
-    written in one transaction, on condition that the record has not changed meanwhile.
+    written in one transaction, on condition that the record has not changed meanwhile (else
+    they are read again from its new version: ``_attach``).
     """
-    stored = service.catalog.get(recid, include_embargoed=True)
     found: list[ExpandedIndex] = []
-    contents: dict[str, list[dict[str, Any]]] = {}
-    for entry in stored.metadata.get("files", []):
-        name = str(entry.get("key") or str(entry["uri"]).rsplit("/", 1)[-1])
-        key = index_key_of(name)
-        if entry.get("type") != "index.json" or key is None:
-            continue
-        try:
-            contents[key] = _read_index(service, name, entry)
-            found.append(ExpandedIndex(key, len(contents[key])))
-        except (FileIndexError, FileNotServedError, CorruptFileError, UnsafePathError) as exc:
-            found.append(ExpandedIndex(key, 0, str(exc)))
-    if contents:
-        record = validate_record(stored.metadata)
-        service.catalog.write(
-            [record],
-            expect_versions={recid: stored.version},
-            file_index_entries={recid: contents},
-        )
+
+    def revise(stored: StoredRecord | None) -> Revision | None:
+        assert stored is not None  # attach reads an existing record (RecordNotFoundError)
+        found.clear()
+        contents: dict[str, list[dict[str, Any]]] = {}
+        for entry in stored.metadata.get("files", []):
+            name = file_key(entry)
+            key = index_key_of(name)
+            if entry.get("type") != "index.json" or key is None:
+                continue
+            try:
+                contents[key] = _read_index(service, name, entry)
+                found.append(ExpandedIndex(key, len(contents[key])))
+            except (FileIndexError, FileNotServedError, CorruptFileError, UnsafePathError) as exc:
+                found.append(ExpandedIndex(key, 0, str(exc)))
+        if not contents:
+            return None
+        return Revision(validate_record(stored.metadata), contents)
+
+    attach(service.catalog, recid, revise)
     return found
 
 

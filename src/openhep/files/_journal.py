@@ -32,8 +32,7 @@ from types import TracebackType
 from typing import Any, Literal
 
 from openhep.catalog import Catalog, PendingWriteLostError
-from openhep.storage._paths import UnsafePathError
-from openhep.storage._store import Store
+from openhep.storage import Store, UnsafePathError
 
 #: How often a writer says it is alive while its bytes stream in.
 HEARTBEAT_SECONDS = 60.0

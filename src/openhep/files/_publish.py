@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from openhep.catalog import RecordNotFoundError, file_key
-from openhep.model import validate_record
-from openhep.storage._checksum import Digester
-from openhep.storage._paths import ADDED_FILES_PREFIX, UnsafePathError, file_name
-from openhep.storage._service import (
-    AddedFile,
+from openhep.catalog import RecordNotFoundError, StoredRecord
+from openhep.files._attach import AddedFile, Revision, attach
+from openhep.files._service import (
     CorruptFileError,
     FileNotServedError,
     FileService,
-    replicas_of,
+    upload_prefix,
 )
-from openhep.storage._store import CHUNK_SIZE
+from openhep.model import file_key, validate_record
+from openhep.storage import CHUNK_SIZE, Digester, UnsafePathError, file_name
 
 Outcome = Literal["created", "updated", "unchanged"]
 
@@ -76,8 +72,9 @@ def publish_record(
     with the size and adler32 measured while storing, unless the record already holds a file
     of that key with the same size and checksum whose bytes are here: then that entry is kept,
     so publishing the same record and files again changes nothing (no new version). The record
-    and the replicas of its new files are written in one transaction; a failure removes the
-    bytes stored, and a crash leaves them journaled (``FileService.journal``).
+    and the replicas of its new files are written in one transaction (``_attach``: retried if
+    the record changed meanwhile); a failure removes the bytes stored, and a crash leaves them
+    journaled (``FileService.journal``).
     """
     recid = str(data["recid"])
     keys = [file_name(key) for key, _ in sources]
@@ -91,10 +88,10 @@ def publish_record(
     reusable = {
         key: entry for key, entry in current.items() if key in keys and _held(service, entry)
     }
-    upload = uuid.uuid4().hex[:12]
+    prefix = upload_prefix(recid)
     added: list[AddedFile] = []
     entries: list[dict[str, Any]] = []
-    paths = [f"{ADDED_FILES_PREFIX}/{recid}/{upload}/{key}" for key in keys]
+    paths = [f"{prefix}/{key}" for key in keys]
     with service.journal(paths) as journal:
         for (key, path), store_path in zip(sources, paths, strict=True):
             kept = reusable.get(key)
@@ -105,13 +102,19 @@ def publish_record(
             added.append(stored)
             entries.append(stored.entry)
         record = validate_record({**data, "files": entries})
-        now = datetime.now(UTC)
-        result = service.catalog.write(
-            [record],
-            replicas=replicas_of(added, now),
-            expect_versions={recid: existing.version if existing else 0},
-            now=now,
+
+        def revise(_: StoredRecord | None) -> Revision:
+            # The record is what was published, whatever version it replaces.
+            return Revision(record)
+
+        _, result = attach(
+            service.catalog,
+            recid,
+            revise,
+            stored_files=added,
             pending=journal.paths,
+            create=True,
         )
+    assert result is not None
     outcome: Outcome = "created" if result.created else "updated" if result.updated else "unchanged"
     return PublishResult(recid, outcome, entries, len(added))

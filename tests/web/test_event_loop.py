@@ -1,0 +1,82 @@
+"""No blocking call on the event loop: a request whose catalogue or index work is slow holds up
+no other request (the handlers are plain ``def``, run in the thread pool; the answer cache
+reads the catalogue's state there too)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from openhep.search import SearchRequest
+from openhep.services import Portal
+from openhep.settings import Settings
+from openhep.web import create_app
+
+#: The query the test makes slow.
+SLOW = "slowpoke"
+#: How long the slow search waits for the fast requests at most: only a bound on a broken run
+#: (then the fast requests finish after it, and the test fails on the order, not on a time).
+PATIENCE_S = 60.0
+
+
+@pytest.fixture
+def app_client(web_home: Path) -> Iterator[TestClient]:
+    # An app of its own: its portal's search is wrapped below.
+    with TestClient(create_app(Settings(home=web_home))) as test_client:
+        yield test_client
+
+
+def test_a_slow_search_does_not_hold_up_fast_requests(app_client: TestClient) -> None:
+    portal: Portal = app_client.app.state.portal  # type: ignore[attr-defined]
+    first = portal.search(SearchRequest(size=1)).hits[0].recid
+    entered, release = threading.Event(), threading.Event()
+    real_search = portal.search_service.search
+
+    def search(request: Any, **options: Any) -> Any:
+        if request.q == SLOW:
+            entered.set()
+            # Stands for a costly query: it ends once the fast requests are answered.
+            release.wait(PATIENCE_S)
+        return real_search(request, **options)
+
+    portal.search_service.search = search  # type: ignore[method-assign]
+    fast = [
+        "/api/records/?q=muon",
+        f"/api/records/{first}",
+        f"/record/{first}",
+        "/search?q=higgs",
+        "/",
+    ]
+    finished: list[str] = []
+    statuses: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def get(path: str) -> None:
+        # Each path asked once: the answer cache reads the catalogue's state, finds no answer
+        # and lets the handler compute it.
+        response = app_client.get(path)
+        with lock:
+            finished.append(path)
+            statuses[path] = response.status_code
+
+    slow = threading.Thread(target=get, args=(f"/api/records/?q={SLOW}",))
+    slow.start()
+    assert entered.wait(PATIENCE_S), "the slow search never started"
+    threads = [threading.Thread(target=get, args=(path,)) for path in fast]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(PATIENCE_S)
+    release.set()
+    slow.join(PATIENCE_S)
+    for thread in threads:
+        thread.join(PATIENCE_S)
+    assert sorted(finished) == sorted([*fast, f"/api/records/?q={SLOW}"])
+    assert set(statuses.values()) == {200}, statuses
+    # Every fast request was answered while the slow one was still waiting.
+    assert finished[-1] == f"/api/records/?q={SLOW}", finished
