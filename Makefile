@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 system-deps:
 	bash scripts/system-deps.sh
 
-# Load the real CODP records (../shared/anchors) into ./openhep-data and serve the portal.
+# Load the real CODP records (the repository's data/) into ./openhep-data and serve the portal.
 DEMO_PORT ?= 8000
 demo: install
 	$(BIN)/openhep demo

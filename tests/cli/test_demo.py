@@ -173,7 +173,7 @@ def test_samples_from_a_scikit_hep_testdata_wheel(
     home: Path, records: Path, anchors: Path, tmp_path: Path
 ) -> None:
     # A wheel laid out as scikit-hep-testdata 0.3.12's (its files are byte for byte those of
-    # ../shared/anchors/cms-samples), built here rather than fetched from the registry.
+    # data/cms-samples), built here rather than fetched from the registry.
     wheel = tmp_path / "scikit_hep_testdata-0.3.12-py2.py3-none-any.whl"
     names = ["uproot-Zmumu.root", "uproot-HZZ.root", "uproot-small-dy-withoffsets.root"]
     with zipfile.ZipFile(wheel, "w") as archive:

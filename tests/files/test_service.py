@@ -1,6 +1,6 @@
 """FileService over a real catalogue (SQLite and PostgreSQL) and a real store (local, XRootD).
 
-Bytes are real CMS samples from ../shared/anchors/cms-samples; records are real CODP records.
+Bytes are real CMS samples from the repository's data/cms-samples; records are real CODP records.
 """
 
 from __future__ import annotations

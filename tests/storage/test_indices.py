@@ -1,7 +1,7 @@
 """File indices built from a directory: stored bytes, index files, catalogue entries, atomicity.
 
 Runs over a real catalogue (SQLite and PostgreSQL) and a real store (local and XRootD); the
-bytes are real CMS samples from ../shared/anchors, the record is CODP's 12341.
+bytes are real CMS samples from the repository's data/, the record is CODP's 12341.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The upload API, ``PUT /api/records/<recid>/files/<key>``, against a live ``openhep serve``.
 
-Records are real CODP records, bytes are real CMS samples (../shared/anchors/cms-samples).
+Records are real CODP records, bytes are real CMS samples (the repository's data/cms-samples).
 """
 
 from __future__ import annotations
