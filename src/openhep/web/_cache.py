@@ -199,7 +199,9 @@ class AnswerCacheMiddleware:
         cache = self.cache
         now = time.time()
         until = None if cache.holds(state, now) else await run_in_threadpool(_next_release, portal)
-        # No await between holds() and scope(): scope asks for ``until`` only if holds() said no.
+        # The next embargo's end is read (in the thread pool) only when the cache is to be
+        # emptied. When holds() said yes, nothing awaits before scope(), which keeps the cache
+        # and never asks for it (hence no fallback read on the loop).
         epoch = cache.scope(state, now, lambda: until if until is not None else math.inf)
         found = cache.get(key)
         if found is not None:
