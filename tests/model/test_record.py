@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _records import minimal
 from openhep.model import (
     RecordValidationError,
     normalize_checksum,
@@ -17,19 +18,6 @@ from openhep.model import (
     record_json_schema,
     validate_record,
 )
-
-
-def minimal(**extra: Any) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "recid": "900001",
-        "title": "A test record",
-        "type": {"primary": "Dataset", "secondary": ["Derived"]},
-        "experiment": ["CMS"],
-        "date_published": "2024",
-        "publisher": "CERN Open Data Portal",
-    }
-    record.update(extra)
-    return record
 
 
 def errors_of(data: Any) -> dict[str, str]:

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from _codp_shapes import LIST_FIELDS, pre_2024
+from _records import minimal
 from openhep.model import (
     RecordValidationError,
     RepairKind,
@@ -19,19 +20,6 @@ from openhep.model import (
     upgrade_record,
     validate_record,
 )
-
-
-def minimal(**extra: Any) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "recid": "900001",
-        "title": "A test record",
-        "type": {"primary": "Dataset", "secondary": ["Derived"]},
-        "experiment": ["CMS"],
-        "date_published": "2024",
-        "publisher": "CERN Open Data Portal",
-    }
-    record.update(extra)
-    return record
 
 
 def repairs_of(data: Any) -> dict[str, str]:
