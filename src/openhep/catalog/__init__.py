@@ -14,7 +14,6 @@ from openhep.catalog._catalog import (
     VersionInfo,
     WriteResult,
     content_hash,
-    file_key,
 )
 from openhep.catalog._documents import (
     DocumentSourceError,
@@ -26,6 +25,7 @@ from openhep.catalog._documents import (
 from openhep.catalog._pending import PendingWrite, PendingWriteLostError
 from openhep.catalog._replicas import Replica, ReplicaState
 from openhep.catalog._tokens import TOKEN_PREFIX, TokenInfo
+from openhep.model import file_key  # the rule lives with the record format; kept here too
 
 __all__ = [
     "TOKEN_PREFIX",

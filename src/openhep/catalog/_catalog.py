@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from posixpath import basename
 from typing import Any
 
 import orjson
@@ -28,7 +27,7 @@ from openhep.catalog._schema import (
     records,
 )
 from openhep.catalog._tokens import Tokens
-from openhep.model import Record
+from openhep.model import Record, file_key
 from openhep.settings import Settings
 
 # Rows per statement: below SQLite's 32,766 bound parameters, large enough to amortise round trips.
@@ -120,11 +119,6 @@ class CatalogStats:
 def content_hash(metadata: dict[str, Any]) -> str:
     """A digest of a record's content, independent of key order, to detect unchanged re-ingests."""
     return hashlib.sha256(orjson.dumps(metadata, option=orjson.OPT_SORT_KEYS)).hexdigest()
-
-
-def file_key(file: dict[str, Any]) -> str:
-    """The name a file is known by in its record: its ``key``, else the last part of its URI."""
-    return str(file.get("key") or basename(str(file["uri"])))
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:

@@ -14,7 +14,7 @@ from openhep.model._document import (
     parse_document,
 )
 from openhep.model._errors import FieldError, RecordValidationError
-from openhep.model._keys import MAX_KEY_BYTES, FileKeyError, check_file_key
+from openhep.model._keys import MAX_KEY_BYTES, FileKeyError, check_file_key, file_key
 from openhep.model._record import (
     File,
     Record,
@@ -24,18 +24,24 @@ from openhep.model._record import (
 )
 from openhep.model._upgrade import Repair, RepairKind, UpgradedRecord, upgrade_record
 from openhep.model._validate import record_json_schema, validate_record, validate_upgraded
+from openhep.model._view import Described, Link, MethodologyStep, RecordData, RecordFile
 
 __all__ = [
     "DOCUMENT_SLUG",
     "DOCUMENT_TYPES",
     "MAX_KEY_BYTES",
+    "Described",
     "Document",
     "DocumentError",
     "DocumentType",
     "FieldError",
     "File",
     "FileKeyError",
+    "Link",
+    "MethodologyStep",
     "Record",
+    "RecordData",
+    "RecordFile",
     "RecordType",
     "RecordValidationError",
     "Repair",
@@ -43,6 +49,7 @@ __all__ = [
     "UpgradedRecord",
     "body_file",
     "check_file_key",
+    "file_key",
     "front_of",
     "normalize_checksum",
     "parse_document",

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping
+from posixpath import basename
+from typing import Any
 
 #: Longest key, in bytes of UTF-8 (what file systems allow for one name).
 MAX_KEY_BYTES = 255
@@ -102,3 +105,8 @@ def check_file_key(key: str) -> str:
                 "one character"
             )
     return key
+
+
+def file_key(file: Mapping[str, Any]) -> str:
+    """The name a file is known by in its record: its ``key``, else the last part of its URI."""
+    return str(file.get("key") or basename(str(file["uri"])))
