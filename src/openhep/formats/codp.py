@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from openhep.model import file_key, index_key_of, is_index_file
 
 
-def file_entry(file: dict[str, Any]) -> dict[str, Any]:
+def file_entry(file: Mapping[str, Any]) -> dict[str, Any]:
     """A file as CODP lists it: its record fields plus ``key``."""
     return {**file, "key": file_key(file)}
 
@@ -20,7 +20,7 @@ def _index_key(name: str) -> str:
 
 
 def file_indices(
-    entries: list[dict[str, Any]], files: list[dict[str, Any]] | None = None
+    entries: list[dict[str, Any]], files: Sequence[Mapping[str, Any]] | None = None
 ) -> list[dict[str, Any]]:
     """``_file_indices``: per index, its key (file name without extension), files and totals.
 

@@ -35,6 +35,7 @@ from openhep.model._record import (
 )
 from openhep.model._upgrade import Repair, RepairKind, UpgradedRecord, upgrade_record
 from openhep.model._validate import record_json_schema, validate_record, validate_upgraded
+from openhep.model._view import Described, Link, MethodologyStep, RecordData, RecordFile
 
 __all__ = [
     "DOCUMENT_SLUG",
@@ -44,13 +45,18 @@ __all__ = [
     "MAX_KEY_BYTES",
     "RECID",
     "RECID_PATTERN",
+    "Described",
     "Document",
     "DocumentError",
     "DocumentType",
     "FieldError",
     "File",
     "FileKeyError",
+    "Link",
+    "MethodologyStep",
     "Record",
+    "RecordData",
+    "RecordFile",
     "RecordType",
     "RecordValidationError",
     "Repair",

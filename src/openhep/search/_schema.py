@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import tantivy
 
-from openhep.model import parse_release_date
+from openhep.model import RecordData, parse_release_date
 
 #: Bumped whenever the fields below or what a record puts in them change: an index of another
 #: version is wiped when it is opened and rebuilt from the catalogue by the first sync.
@@ -140,46 +140,35 @@ RANGE_FIELDS = {"recid": "recid_num", "year": "year", "date_published": "publish
 _EPOCH_1900 = datetime(1900, 1, 1, tzinfo=UTC)
 
 
-def _years(values: list[str] | None) -> list[int]:
-    found = []
-    for value in values or ():
-        match = re.match(r"^(\d{4})", value)
-        if match:
-            found.append(int(match.group(1)))
-    return found
-
-
-def facet_values(record: dict[str, Any]) -> dict[str, list[str]]:
+def facet_values(record: RecordData | Mapping[str, Any]) -> dict[str, list[str]]:
     """The exact values a record shows under each facet and filter."""
-    record_type = record["type"]
-    primary = record_type["primary"]
-    categories = record.get("categories") or {}
-    collision = record.get("collision_information") or {}
-    distribution = record.get("distribution") or {}
-    stripping = record.get("stripping") or {}
-    values: dict[str, list[str]] = {
-        "type": [primary],
-        "subtype": [f"{primary}::{s}" for s in record_type.get("secondary", [])],
-        "subtype_name": list(record_type.get("secondary", [])),
-        "experiment": list(record["experiment"]),
-        "availability": [distribution.get("availability") or "online"],
-        "file_type": list(distribution.get("formats") or []),
-        "collision_type": [collision["type"]] if collision.get("type") else [],
-        "collision_energy": [collision["energy"]] if collision.get("energy") else [],
-        "category": [categories["primary"]] if categories.get("primary") else [],
-        "subcategory": [
-            f"{categories.get('primary', '')}::{s}" for s in categories.get("secondary") or []
-        ],
-        "subcategory_name": list(categories.get("secondary") or []),
-        "signature": list(record.get("signature") or []),
-        "keywords": list(record.get("keywords") or []),
-        "magnet_polarity": [record["magnet_polarity"]] if record.get("magnet_polarity") else [],
-        "stripping_stream": [stripping["stream"]] if stripping.get("stream") else [],
-        "stripping_version": [stripping["version"]] if stripping.get("version") else [],
-        "tags": list(record.get("tags") or []),
-        "collections": list(record.get("collections") or []),
+    record = RecordData.of(record)
+    kind, categories = record.type, record.categories
+    collision, distribution, stripping = (
+        record.collision_information,
+        record.distribution,
+        record.stripping,
+    )
+    return {
+        "type": [kind.primary],
+        "subtype": [f"{kind.primary}::{s}" for s in kind.secondary],
+        "subtype_name": list(kind.secondary),
+        "experiment": list(record.experiments),
+        "availability": [distribution.availability or "online"],
+        "file_type": list(distribution.formats),
+        "collision_type": [collision.type] if collision.type else [],
+        "collision_energy": [collision.energy] if collision.energy else [],
+        "category": [categories.primary] if categories.primary else [],
+        "subcategory": [f"{categories.primary}::{s}" for s in categories.secondary],
+        "subcategory_name": list(categories.secondary),
+        "signature": list(record.signature),
+        "keywords": list(record.keywords),
+        "magnet_polarity": [record.magnet_polarity] if record.magnet_polarity else [],
+        "stripping_stream": [stripping.stream] if stripping and stripping.stream else [],
+        "stripping_version": [stripping.version] if stripping and stripping.version else [],
+        "tags": list(record.tags),
+        "collections": list(record.collections),
     }
-    return values
 
 
 # -- what free words search ---------------------------------------------------------------------
@@ -224,7 +213,7 @@ def _strings(value: Any, key: str = "") -> Iterator[str]:
             yield from _strings(item, key)
 
 
-def free_text(record: dict[str, Any], fields: tuple[str, ...] = FREE_TEXT) -> list[str]:
+def free_text(record: Mapping[str, Any], fields: tuple[str, ...] = FREE_TEXT) -> list[str]:
     """The strings of ``fields`` of ``record`` that free words search, each a value apart
     (a phrase never spans two)."""
     return [text for name in fields for text in _strings(record.get(name), name) if text]
@@ -280,39 +269,43 @@ def title_sort_value(title: str, recid: str) -> str:
 
 
 def to_document(
-    record: dict[str, Any], created: datetime, updated: datetime, visible_from: datetime
+    record: RecordData | Mapping[str, Any],
+    created: datetime,
+    updated: datetime,
+    visible_from: datetime,
 ) -> tantivy.Document:
-    """The index document of one record (its current version)."""
+    """The index document of one record (its current version): its view or its JSON."""
+    record = RecordData.of(record)
     doc = tantivy.Document()
-    recid = record["recid"]
+    recid = record.recid
     doc.add_text("recid", recid)
-    doc.add_text(TITLE, record["title"])
-    for text in free_text(record):
+    doc.add_text(TITLE, record.title)
+    for text in free_text(record.json):
         doc.add_text(TEXT, text)
-    for text in free_text(record, FREE_TEXT_SUMMARY):
+    for text in free_text(record.json, FREE_TEXT_SUMMARY):
         doc.add_text(SUMMARY, text)
-    doc.add_json(METADATA, orjson.dumps(record).decode())
-    if record.get("doi"):
-        doc.add_text("doi", record["doi"].lower())
+    source = orjson.dumps(record.json)
+    doc.add_json(METADATA, source.decode())
+    if record.doi:
+        doc.add_text("doi", record.doi.lower())
     for name, values in facet_values(record).items():
         for value in values:
             doc.add_text(name, value)
-    title_sort = title_sort_value(record["title"], recid)
+    title_sort = title_sort_value(record.title, recid)
     doc.add_text("title_sort", title_sort)
     for name, key in zip(TITLE_KEYS, title_sort_keys(title_sort), strict=True):
         doc.add_unsigned(name, key)
     doc.add_unsigned("recid_num", int(recid))
-    for year in sorted(set(_years(record.get("date_created")))):
+    for year in record.years:
         doc.add_unsigned("year", year)
-    published = parse_release_date(record["date_published"])
+    published = parse_release_date(record.date_published)
     doc.add_unsigned("published_year", published.year)
-    number_events = (record.get("distribution") or {}).get("number_events")
-    if number_events is not None:
-        doc.add_unsigned("number_events", number_events)
+    if record.distribution.number_events is not None:
+        doc.add_unsigned("number_events", record.distribution.number_events)
     days = max((published - _EPOCH_1900).days, 0)
     doc.add_unsigned("mostrecent_key", (days << 40) | int(recid))
     doc.add_unsigned("visible_from", max(int(visible_from.timestamp()), 0))
-    doc.add_bytes(SOURCE, orjson.dumps(record))
+    doc.add_bytes(SOURCE, source)
     doc.add_text(CREATED, created.isoformat())
     doc.add_text(UPDATED, updated.isoformat())
     return doc

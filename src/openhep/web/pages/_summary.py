@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
+from openhep.model import RecordData
 from openhep.web.pages._math import math_text
 
 DESCRIPTION_LENGTH = 280
@@ -32,22 +34,20 @@ def _plain_text(markup: str, limit: int) -> str:
     return cut.rstrip(" ,;:.") + "…"
 
 
-def hit_summary(recid: str, metadata: dict[str, Any]) -> dict[str, Any]:
+def hit_summary(recid: str, metadata: Mapping[str, Any]) -> dict[str, Any]:
     """What a result shows of a record: title, badges, a short description, events, size."""
-    kind = metadata.get("type") or {}
-    distribution = metadata.get("distribution") or {}
-    size = distribution.get("size")
-    if size is None and metadata.get("files"):
-        size = sum(int(f.get("size") or 0) for f in metadata["files"]) or None
-    events = distribution.get("number_events")
+    record = RecordData.of(metadata)
+    size = record.distribution.size
+    if size is None and record.files:
+        size = sum(file.size for file in record.files) or None
     return {
         "recid": recid,
-        "title": metadata.get("title") or f"Record {recid}",
-        "type": kind.get("primary"),
-        "subtypes": list(kind.get("secondary") or []),
-        "experiments": list(metadata.get("experiment") or []),
-        "description": plain_text((metadata.get("abstract") or {}).get("description") or ""),
-        "number_events": events if isinstance(events, int) else None,
-        "size": size if isinstance(size, int) else None,
-        "published": metadata.get("date_published"),
+        "title": record.title or f"Record {recid}",
+        "type": record.type.primary,
+        "subtypes": list(record.type.secondary),
+        "experiments": list(record.experiments),
+        "description": plain_text(record.description),
+        "number_events": record.distribution.number_events,
+        "size": size,
+        "published": record.date_published,
     }

@@ -8,6 +8,7 @@ file. ``?files_page=N`` pages the files (5 a page) and ``?version=N`` shows an o
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from itertools import islice
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -17,7 +18,15 @@ from fastapi.responses import HTMLResponse
 
 from openhep.catalog import RecordNotFoundError
 from openhep.formats import file_indices, schemaorg
-from openhep.model import RECID, file_key, is_index_file
+from openhep.model import (
+    RECID,
+    Described,
+    Link,
+    MethodologyStep,
+    RecordData,
+    RecordFile,
+    is_index_file,
+)
 from openhep.services import NamingRecord, RecordView
 from openhep.web._deps import base_url, portal
 from openhep.web._downloads import download_urls
@@ -71,16 +80,6 @@ LICENCE_URLS = {
     "CC0-1.0": "https://creativecommons.org/publicdomain/zero/1.0/",
     "CC-BY-4.0": "https://creativecommons.org/licenses/by/4.0/",
 }
-CROSS_SECTION_FIELDS = (
-    ("total_value", "Total cross section (pb)"),
-    ("total_value_uncertainty", "Uncertainty of the total cross section (pb)"),
-    ("filter_efficiency", "Filter efficiency"),
-    ("filter_efficiency_error", "Filter efficiency error"),
-    ("matching_efficiency", "Matching efficiency"),
-    ("matching_efficiency_error", "Matching efficiency error"),
-    ("neg_weight_fraction", "Fraction of negative weights"),
-)
-_DESCRIBED = ("abstract", "methodology", "validation", "usage", "note", "pileup", "use_with")
 
 
 def _page_number(value: str | None, default: int | None) -> int | None:
@@ -89,36 +88,32 @@ def _page_number(value: str | None, default: int | None) -> int | None:
     return int(value)
 
 
-def _year(metadata: dict[str, Any]) -> str:
-    return str(metadata["date_published"])[:4]
-
-
-def cite_as(metadata: dict[str, Any], url: str) -> str:
+def cite_as(record: RecordData | Mapping[str, Any], url: str) -> str:
     """The "Cite as" line: authors (or collaboration), year, title, publisher, DOI (or URL)."""
-    named = (tex_accents(a["name"]) for a in metadata.get("authors") or [] if a.get("name"))
+    record = RecordData.of(record)
+    named = (tex_accents(a.name) for a in record.authors if a.name)
     authors = list(islice(named, CITED_AUTHORS + 1))  # one more tells whether "et al."
     if len(authors) > CITED_AUTHORS:
         who = "; ".join(authors[:CITED_AUTHORS]) + "; et al."
     elif authors:
         who = "; ".join(authors)
     else:
-        who = (metadata.get("collaboration") or {}).get("name") or ", ".join(metadata["experiment"])
-    title = math_text(str(metadata["title"])).rstrip(".")
-    where = f"DOI:{metadata['doi']}" if metadata.get("doi") else url
-    return f"{who} ({_year(metadata)}). {title}. {metadata['publisher']}. {where}"
+        who = record.collaboration.name or ", ".join(record.experiments)
+    title = math_text(record.title).rstrip(".")
+    where = f"DOI:{record.doi}" if record.doi else url
+    return f"{who} ({record.date_published[:4]}). {title}. {record.publisher}. {where}"
 
 
-def is_author_list(metadata: dict[str, Any]) -> bool:
+def is_author_list(record: RecordData | Mapping[str, Any]) -> bool:
     """CODP's author lists (collection ``Author-Lists``, type Documentation/Authors): their
     page's description is their ``note``, or else their title, as CODP shows it."""
-    secondary = (metadata.get("type") or {}).get("secondary") or []
-    return "Author-Lists" in (metadata.get("collections") or []) or "Authors" in secondary
+    return RecordData.of(record).is_author_list
 
 
-def section_labels(metadata: dict[str, Any]) -> dict[str, str]:
+def section_labels(record: RecordData | Mapping[str, Any]) -> dict[str, str]:
     """The record page's section headings, as CODP words them for the record's type."""
-    primary = metadata["type"]["primary"]
-    secondary = metadata["type"].get("secondary") or []
+    record = RecordData.of(record)
+    primary, secondary = record.type.primary, record.type.secondary
     if primary == "Software":
         methodology, validation, usage = "Data selection", "Validation", "How can you use this?"
     elif primary == "Environment":
@@ -139,7 +134,7 @@ def section_labels(metadata: dict[str, Any]) -> dict[str, str]:
         "usage": usage,
         "note": "Issues and limitations" if primary == "Dataset" else "Note",
         "related": "Related items" if primary == "Software" else "Related datasets",
-        "authors": "Author information" if is_author_list(metadata) else "Authors",
+        "authors": "Author information" if record.is_author_list else "Authors",
     }
 
 
@@ -147,121 +142,96 @@ def _search(root: str, **filters: str) -> str:
     return f"{root}/search?{query_string(filters)}"
 
 
-def badges(metadata: dict[str, Any], root: str) -> list[dict[str, str]]:
+def badges(record: RecordData | Mapping[str, Any], root: str) -> list[dict[str, str]]:
     """Facet values of the record as links to the search they select (the filter names are
     the API's: ``type``, ``subtype``, ``experiment``, ``year``, ``collision_energy``, …)."""
+    record = RecordData.of(record)
     out: list[dict[str, str]] = []
 
     def add(kind: str, label: str, **filters: str) -> None:
         out.append({"kind": kind, "label": label, "href": _search(root, **filters)})
 
-    primary = metadata["type"]["primary"]
+    primary = record.type.primary
     add("type", primary, type=primary)
-    for secondary in metadata["type"].get("secondary") or []:
+    for secondary in record.type.secondary:
         add("type", secondary, type=primary, subtype=secondary)
-    for experiment in metadata["experiment"]:
+    for experiment in record.experiments:
         add("experiment", experiment, experiment=experiment)
-    years = sorted({str(d)[:4] for d in metadata.get("date_created") or [] if str(d)[:4].isdigit()})
-    for year in years:
+    for year in map(str, record.years):
         add("year", year, year=year)
-    collision = metadata.get("collision_information") or {}
-    if collision.get("energy"):
-        add("energy", collision["energy"], collision_energy=collision["energy"])
-    if collision.get("type"):
-        add("collision", collision["type"], collision_type=collision["type"])
-    categories = metadata.get("categories") or {}
-    if categories.get("primary"):
-        add("category", categories["primary"], category=categories["primary"])
-        for secondary in categories.get("secondary") or []:
-            add("category", secondary, category=categories["primary"], subcategory=secondary)
-    for name in metadata.get("signature") or []:
+    collision = record.collision_information
+    if collision.energy:
+        add("energy", collision.energy, collision_energy=collision.energy)
+    if collision.type:
+        add("collision", collision.type, collision_type=collision.type)
+    categories = record.categories
+    if categories.primary:
+        add("category", categories.primary, category=categories.primary)
+        for secondary in categories.secondary:
+            add("category", secondary, category=categories.primary, subcategory=secondary)
+    for name in record.signature:
         add("signature", name, signature=name)
-    for keyword in metadata.get("keywords") or []:
+    for keyword in record.keywords:
         add("keyword", keyword, keywords=keyword)
     return out
 
 
-def _linked_recids(metadata: dict[str, Any]) -> list[str]:
-    recids: list[str] = []
-    for relation in metadata.get("relations") or []:
-        if relation.get("recid"):
-            recids.append(str(relation["recid"]))
-    for name in _DESCRIBED:
-        for link in (metadata.get(name) or {}).get("links") or []:
-            if link.get("recid"):
-                recids.append(str(link["recid"]))
-    for step in (metadata.get("methodology") or {}).get("steps") or []:
-        for conf in step.get("configuration_files") or []:
-            if conf.get("recid"):
-                recids.append(str(conf["recid"]))
-    system = metadata.get("system_details") or {}
-    if system.get("recid"):
-        recids.append(str(system["recid"]))
-    collaboration = metadata.get("collaboration") or {}
-    if collaboration.get("recid"):
-        recids.append(str(collaboration["recid"]))
-    return list(dict.fromkeys(recids))
+def _linked_recids(metadata: RecordData | Mapping[str, Any]) -> list[str]:
+    return list(RecordData.of(metadata).linked_recids)
 
 
-def _links(
-    links: list[dict[str, Any]] | None, titles: dict[str, str], site: SiteLinks
-) -> list[dict[str, Any]]:
-    """``{recid|url, title, description}`` links as ``{href, text, description, external}``;
-    a recid that is not a public record here is plain text (``href`` None), a URL of a page
-    not held here goes to the origin portal (``external``)."""
+def _links(links: Iterable[Link], titles: dict[str, str], site: SiteLinks) -> list[dict[str, Any]]:
+    """Links as ``{href, text, description, external}``; a recid that is not a public record
+    here is plain text (``href`` None), a URL of a page not held here goes to the origin portal
+    (``external``)."""
     out = []
-    for link in links or []:
-        recid = link.get("recid")
+    for link in links:
         external = False
-        if recid:
-            known = titles.get(str(recid))
-            href = f"{site.root}/record/{recid}" if known is not None else None
-            text = link.get("title") or known or f"Record {recid}"
+        if link.recid:
+            known = titles.get(link.recid)
+            href = f"{site.root}/record/{link.recid}" if known is not None else None
+            text = link.title or known or f"Record {link.recid}"
         else:
-            href, external = site.url(str(link.get("url") or ""))
-            text = link.get("title") or ""
-        description = link.get("description") or ""
+            href, external = site.url(link.url)
+            text = link.title
+        description = link.description
         if not text:
             # CODP's links often have a description and no title: it is their best name.
-            text, description = description or str(link.get("url") or ""), ""
+            text, description = description or link.url, ""
         out.append({"href": href, "text": text, "description": description, "external": external})
     return out
 
 
-def _described(
-    block: dict[str, Any] | None, titles: dict[str, str], site: SiteLinks
-) -> dict[str, Any] | None:
-    if not block or not (block.get("description") or block.get("links")):
+def _described(block: Described, titles: dict[str, str], site: SiteLinks) -> dict[str, Any] | None:
+    if not block:
         return None
     return {
-        "html": sanitize_html(str(block.get("description") or ""), site),
-        "links": _links(block.get("links"), titles, site),
+        "html": sanitize_html(block.description, site),
+        "links": _links(block.links, titles, site),
     }
 
 
-def _url(value: Any, site: SiteLinks) -> dict[str, Any] | None:
+def _url(value: str, site: SiteLinks) -> dict[str, Any] | None:
     """A URL field of the record as ``{href, external}`` (None: not one to link)."""
-    href, external = site.url(str(value or ""))
+    href, external = site.url(value)
     return {"href": href, "external": external} if value and href else None
 
 
-def record_paths(metadata: dict[str, Any], base: str) -> set[str]:
+def record_paths(metadata: RecordData | Mapping[str, Any], base: str) -> set[str]:
     """The site-relative paths a record's texts and links name (``/docs/x``, ``/record/1``),
     shown on the page at path ``base``."""
-    texts: list[str] = []
-    urls: list[str] = []
-    for name in _DESCRIBED:
-        block = metadata.get(name) or {}
-        texts.append(str(block.get("description") or ""))
-        urls += [str(link.get("url") or "") for link in block.get("links") or []]
-    system = metadata.get("system_details") or {}
-    texts.append(str(system.get("description") or ""))
-    urls += [str(link.get("url") or "") for link in metadata.get("links") or []]
-    semantics = metadata.get("dataset_semantics_files") or {}
-    urls += [str(semantics.get("json") or ""), str(semantics.get("url") or "")]
-    urls.append(str((metadata.get("source_code_repository") or {}).get("url") or ""))
-    for step in (metadata.get("methodology") or {}).get("steps") or []:
-        urls += [str(c.get("url") or "") for c in step.get("configuration_files") or []]
+    record = RecordData.of(metadata)
+    blocks = record.described().values()
+    system = record.system_details
+    texts = [block.description for block in blocks]
+    texts.append(system.description if system else "")
+    urls = [link.url for block in blocks for link in block.links]
+    urls += [link.url for link in record.links]
+    semantics = record.dataset_semantics_files
+    urls += [semantics.json, semantics.url] if semantics else ["", ""]
+    repository = record.source_code_repository
+    urls.append(repository.url if repository else "")
+    urls += [c.url for step in record.steps for c in step.configuration_files]
     paths = {path for url in urls if (path := site_path(url, base)) is not None}
     for text in texts:
         if text:
@@ -269,34 +239,36 @@ def record_paths(metadata: dict[str, Any], base: str) -> set[str]:
     return paths
 
 
+# -- the files box ---------------------------------------------------------------------------
+
 #: A file of the record: (its entry, availability — ``online``, ``remote``, ``corrupt`` — and
 #: where it is downloaded from, with whether that is its origin, elsewhere).
-FileState = tuple[dict[str, Any], str, str | None, bool]
+FileState = tuple[RecordFile, str, str | None, bool]
 
 
 def _file_states(
-    view: RecordView, urls: list[tuple[str | None, bool]]
+    view: RecordView, record: RecordData, urls: list[tuple[str | None, bool]]
 ) -> tuple[list[FileState], list[FileState]]:
     """(data files, index files) of the record, each with its availability and ``urls``'s
     download URL (:func:`download_urls`)."""
-    files = view.stored.metadata.get("files") or []
+    files = record.files
     states = view.availability if len(view.availability) == len(files) else ["remote"] * len(files)
     data: list[FileState] = []
     indices: list[FileState] = []
     for file, state, (href, external) in zip(files, states, urls, strict=True):
-        (indices if is_index_file(file) else data).append((file, state, href, external))
+        (indices if is_index_file(file.json) else data).append((file, state, href, external))
     return data, indices
 
 
-def _file_row(file: dict[str, Any], state: str, href: str | None, external: bool) -> dict[str, Any]:
+def _file_row(file: RecordFile, state: str, href: str | None, external: bool) -> dict[str, Any]:
     """What the files box shows of a file: key, size, checksum, availability and link (made
     for the files of the page shown only: records list hundreds)."""
     return {
-        "key": file_key(file),
-        "uri": str(file["uri"]),
-        "size": file["size"],
-        "checksum": file["checksum"],
-        "description": file.get("description") or "",
+        "key": file.key,
+        "uri": file.uri,
+        "size": file.size,
+        "checksum": file.checksum,
+        "description": file.description,
         "availability": state,
         "href": href,
         # The link leads to the file's origin, another site: the page says which.
@@ -306,24 +278,22 @@ def _file_row(file: dict[str, Any], state: str, href: str | None, external: bool
 
 
 def _index_rows(
-    view: RecordView, index_files: list[FileState], root: str, recid: str
+    view: RecordView, record: RecordData, index_files: list[FileState], root: str
 ) -> list[dict[str, Any]]:
     """One row per file index: key, description, how many files and bytes it lists (when its
     contents are known here) and its ``.json``/``.txt`` links or its index files (``files``,
     with their availability: :func:`_file_row` makes their rows for the page shown)."""
     known: dict[str, dict[str, Any]] = {}
     if view.index_entries:  # contents known here (none: no index to look up)
-        files = view.stored.metadata.get("files") or []
+        files = [file.json for file in record.files]
         known = {i["key"]: i for i in file_indices(view.index_entries, files)}
     rows: dict[str, dict[str, Any]] = {}
     for file_state in index_files:
         file = file_state[0]
-        file_name = file_key(file)
-        stem, _, extension = file_name.rpartition(".")
-        key = stem if extension in ("json", "txt") and stem else file_name
+        stem, _, extension = file.key.rpartition(".")
+        key = stem if extension in ("json", "txt") and stem else file.key
         row = rows.setdefault(
-            key,
-            {"key": key, "description": file.get("description") or "", "files": [], "known": None},
+            key, {"key": key, "description": file.description, "files": [], "known": None}
         )
         row["files"].append(file_state)
     for key, row in rows.items():
@@ -332,8 +302,8 @@ def _index_rows(
             row["known"] = {
                 "number_files": index["number_files"],
                 "size": index["size"],
-                "json": f"{root}/record/{recid}/file_index/{quote(key)}.json",
-                "txt": f"{root}/record/{recid}/file_index/{quote(key)}.txt",
+                "json": f"{root}/record/{record.recid}/file_index/{quote(key)}.json",
+                "txt": f"{root}/record/{record.recid}/file_index/{quote(key)}.txt",
             }
     return list(rows.values())
 
@@ -351,45 +321,222 @@ def _pages(count: int, page: int) -> tuple[int, int, list[int | None]]:
     return page, last, numbers
 
 
-def _characteristics(metadata: dict[str, Any]) -> list[tuple[str, str]]:
-    distribution = metadata.get("distribution") or {}
+def _files_box(
+    view: RecordView,
+    record: RecordData,
+    urls: list[tuple[str | None, bool]],
+    *,
+    root: str,
+    files_page: int,
+    version_arg: int | None,
+) -> dict[str, Any]:
+    """The files box: data files, then file indices, one list paged ``FILES_PER_PAGE`` a page
+    (real records have many of one or the other), with its summary and page links."""
+    data_files, index_files = _file_states(view, record, urls)
+    indices = _index_rows(view, record, index_files, root)
+    count = len(data_files) + len(indices)
+    page, last, numbers = _pages(count, files_page)
+    start = (page - 1) * FILES_PER_PAGE
+    entries: list[dict[str, Any]] = [
+        {"kind": "file", **_file_row(*file_state)}
+        for file_state in data_files[start : start + FILES_PER_PAGE]
+    ]
+    # The indices come after the data files: their part of the page, if any.
+    first_index = max(0, start - len(data_files))
+    end_index = max(0, start + FILES_PER_PAGE - len(data_files))
+    for index in indices[first_index:end_index]:
+        rows = [_file_row(*file_state) for file_state in index["files"]]
+        entries.append({"kind": "index", **index, "files": rows})
+    url = f"{root}/record/{record.recid}"
+
+    def files_href(number: int) -> str:
+        params = {"version": version_arg, "files_page": number if number > 1 else None}
+        query = query_string(params)
+        return f"{url}?{query}#files" if query else f"{url}#files"
+
+    return {
+        "entries": entries,
+        "entries_count": count,
+        "files_count": len(data_files),
+        "indices_count": len(indices),
+        "files_size": sum(file.size for file, *_ in data_files),
+        "files_first": start + 1,
+        "files_page": page,
+        "files_last_page": last,
+        "files_pages": [(n, files_href(n) if n else "") for n in numbers],
+        "files_prev": files_href(page - 1) if page > 1 else None,
+        "files_next": files_href(page + 1) if page < last else None,
+    }
+
+
+# -- the sections about the data ---------------------------------------------------------------
+
+
+def _characteristics(record: RecordData) -> list[tuple[str, str]]:
+    distribution = record.distribution
     rows: list[tuple[str, str]] = []
-    if distribution.get("number_events") is not None:
-        rows.append(("Events", f"{distribution['number_events']:,}"))
-    if distribution.get("number_entries") is not None:
-        rows.append(("Entries", f"{distribution['number_entries']:,}"))
-    if distribution.get("number_files") is not None:
-        rows.append(("Files", f"{distribution['number_files']:,}"))
-    if distribution.get("size") is not None:
-        rows.append(("Size", f"{human_size(distribution['size'])} ({distribution['size']:,} B)"))
-    if distribution.get("formats"):
-        rows.append(("Formats", ", ".join(distribution["formats"])))
-    if distribution.get("availability"):
-        rows.append(("Availability", str(distribution["availability"])))
-    if metadata.get("run_period"):
-        rows.append(("Run period", ", ".join(metadata["run_period"])))
-    if metadata.get("date_created"):
-        rows.append(("Data taken or produced", ", ".join(metadata["date_created"])))
-    if metadata.get("date_reprocessed"):
-        rows.append(("Reprocessed", str(metadata["date_reprocessed"])))
-    if metadata.get("accelerator"):
-        rows.append(("Accelerator", str(metadata["accelerator"])))
-    collision = metadata.get("collision_information") or {}
-    if collision.get("energy") or collision.get("type"):
-        rows.append(
-            (
-                "Collisions",
-                " ".join(v for v in (collision.get("type"), collision.get("energy")) if v),
-            )
-        )
-    if metadata.get("magnet_polarity"):
-        rows.append(("Magnet polarity", str(metadata["magnet_polarity"])))
-    stripping = metadata.get("stripping") or {}
-    if stripping:
-        rows.append(
-            ("Stripping", f"{stripping.get('stream', '')} {stripping.get('version', '')}".strip())
-        )
+    if distribution.number_events is not None:
+        rows.append(("Events", f"{distribution.number_events:,}"))
+    if distribution.number_entries is not None:
+        rows.append(("Entries", f"{distribution.number_entries:,}"))
+    if distribution.number_files is not None:
+        rows.append(("Files", f"{distribution.number_files:,}"))
+    if distribution.size is not None:
+        rows.append(("Size", f"{human_size(distribution.size)} ({distribution.size:,} B)"))
+    if distribution.formats:
+        rows.append(("Formats", ", ".join(distribution.formats)))
+    if distribution.availability:
+        rows.append(("Availability", distribution.availability))
+    if record.run_period:
+        rows.append(("Run period", ", ".join(record.run_period)))
+    if record.date_created:
+        rows.append(("Data taken or produced", ", ".join(record.date_created)))
+    if record.date_reprocessed:
+        rows.append(("Reprocessed", record.date_reprocessed))
+    if record.accelerator:
+        rows.append(("Accelerator", record.accelerator))
+    collision = record.collision_information
+    if collision.energy or collision.type:
+        rows.append(("Collisions", " ".join(v for v in (collision.type, collision.energy) if v)))
+    if record.magnet_polarity:
+        rows.append(("Magnet polarity", record.magnet_polarity))
+    if record.stripping is not None:
+        rows.append(("Stripping", f"{record.stripping.stream} {record.stripping.version}".strip()))
     return rows
+
+
+def _cross_section(record: RecordData) -> list[tuple[str, str]]:
+    values = record.cross_section
+    rows = (
+        ("Total cross section (pb)", values.total_value),
+        ("Uncertainty of the total cross section (pb)", values.total_value_uncertainty),
+        ("Filter efficiency", values.filter_efficiency),
+        ("Filter efficiency error", values.filter_efficiency_error),
+        ("Matching efficiency", values.matching_efficiency),
+        ("Matching efficiency error", values.matching_efficiency_error),
+        ("Fraction of negative weights", values.neg_weight_fraction),
+    )
+    return [(label, value) for label, value in rows if value]
+
+
+def _semantics(record: RecordData, site: SiteLinks) -> dict[str, Any]:
+    """The dataset's variables and the files that describe them."""
+    files = record.dataset_semantics_files
+    return {
+        "semantics": [
+            {"variable": v.variable, "type": v.type, "unit": v.unit, "description": v.description}
+            for v in record.dataset_semantics
+        ],
+        "semantics_files": {"json": _url(files.json, site), "html": _url(files.url, site)}
+        if files
+        else None,
+    }
+
+
+def _system(record: RecordData, titles: dict[str, str], site: SiteLinks) -> dict[str, Any] | None:
+    system = record.system_details
+    if system is None:
+        return None
+    return {
+        "release": system.release,
+        "global_tag": system.global_tag,
+        "container_images": [
+            {"name": i.name, "registry": i.registry} for i in system.container_images
+        ],
+        "html": sanitize_html(system.description, site),
+        "link": _links([Link(recid=system.recid)], titles, site)[0] if system.recid else None,
+    }
+
+
+def _configurations(
+    step: MethodologyStep, titles: dict[str, str], site: SiteLinks
+) -> list[dict[str, Any]]:
+    out = []
+    for conf in step.configuration_files:
+        link: dict[str, Any] | None = None
+        if conf.recid and conf.recid in titles:
+            link = {"href": f"{site.root}/record/{conf.recid}", "external": False}
+        elif conf.url:
+            link = _url(conf.url, site)
+        out.append({"title": conf.title, "process": conf.process, "link": link})
+    return out
+
+
+def _steps(record: RecordData, titles: dict[str, str], site: SiteLinks) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": step.type,
+            "release": step.release,
+            "global_tag": step.global_tag,
+            "generators": list(step.generators),
+            "output_dataset": step.output_dataset,
+            "note": step.note,
+            "configuration_files": _configurations(step, titles, site),
+        }
+        for step in record.steps
+    ]
+
+
+def _texts(record: RecordData, titles: dict[str, str], site: SiteLinks) -> dict[str, Any]:
+    """The record's ``{description, links}`` blocks, as the sections that show them."""
+    abstract = _described(record.abstract, titles, site)
+    issues = _described(record.note, titles, site)
+    if record.is_author_list and abstract is None:
+        # CODP: an author list's description is its note, else its title.
+        abstract, issues = issues or {"html": sanitize_html(record.title), "links": []}, None
+    return {
+        "abstract": abstract,
+        "summary": plain_text(record.description, SUMMARY_LENGTH),
+        "methodology": _described(record.methodology, titles, site),
+        "steps": _steps(record, titles, site),
+        "validation": _described(record.validation, titles, site),
+        "usage": _described(record.usage, titles, site),
+        "issues": issues,
+        "pileup": _described(record.pileup, titles, site),
+        "use_with": _described(record.use_with, titles, site),
+    }
+
+
+# -- who made it, what it relates to, how it may be used --------------------------------------
+
+
+def _people(record: RecordData, root: str, titles: dict[str, str]) -> dict[str, Any]:
+    collaboration = record.collaboration
+    return {
+        "authors": [
+            {
+                "name": tex_accents(a.name),
+                "orcid": a.orcid,
+                "affiliation": tex_accents(a.affiliation),
+            }
+            for a in record.authors
+            if a.name
+        ],
+        "authors_shown": LISTED_AUTHORS,
+        "collaboration": {
+            "name": collaboration.name,
+            "href": f"{root}/record/{collaboration.recid}"
+            if collaboration.recid and collaboration.recid in titles
+            else None,
+        },
+    }
+
+
+def _relations(record: RecordData, titles: dict[str, str], site: SiteLinks) -> list[dict[str, Any]]:
+    out = []
+    for relation in record.relations:
+        # A relation reads as a link to its record, its title and description the link's.
+        link = Link(relation.recid, "", relation.title, relation.description)
+        out.append(
+            {
+                "type": RELATION_NAMES.get(relation.type, relation.type),
+                "link": _links([link], titles, site)[0] if relation.recid else None,
+                "title": relation.title,
+                "doi": relation.doi,
+                "description": relation.description,
+            }
+        )
+    return out
 
 
 def _named_by(
@@ -416,6 +563,36 @@ def _named_by(
     }
 
 
+def _repository(record: RecordData, site: SiteLinks) -> dict[str, Any] | None:
+    repository = record.source_code_repository
+    if repository is None:
+        return None
+    return {
+        "link": _url(repository.url, site),
+        "url": repository.url,
+        "description": repository.description,
+    }
+
+
+def _licence(record: RecordData) -> dict[str, Any]:
+    licence = record.license
+    url = LICENCE_URLS.get(licence) or (
+        f"https://spdx.org/licenses/{quote(licence)}.html" if licence else None
+    )
+    return {"licence": licence, "licence_url": url}
+
+
+def _json_ld(record: RecordData, root: str, content_urls: list[str | None]) -> str:
+    """The page's schema.org JSON-LD, escaped for the script element it sits in (a title
+    cannot end it or open a comment)."""
+    document = schemaorg(record.json, base_url=root, content_urls=content_urls)
+    # Plain text for search engines: formulas as Unicode, never LaTeX or markup.
+    document["name"] = math_text(str(document["name"]))
+    if isinstance(document.get("description"), str):
+        document["description"] = math_text(document["description"])
+    return json_in_html(document)
+
+
 def record_context(
     view: RecordView,
     *,
@@ -429,195 +606,44 @@ def record_context(
     """What ``record.html`` shows of ``view``: every field prepared, nothing left to look up.
     ``site`` says where the links of its texts go (default: all under ``root``)."""
     site = site or SiteLinks(root)
-    metadata = view.stored.metadata
-    recid = view.stored.recid
+    record = RecordData(view.stored.metadata)
+    recid = record.recid
     url = f"{root}/record/{recid}"
     current = not versions or view.stored.version == versions[-1]
-    urls = download_urls(view, root, current=current)
-    data_files, index_files = _file_states(view, urls)
-    indices = _index_rows(view, index_files, root, recid)
-    # Data files, then indices: one list, paged (real records have many of one or the other).
-    count = len(data_files) + len(indices)
-    page, last, numbers = _pages(count, files_page)
-    start = (page - 1) * FILES_PER_PAGE
-    entries: list[dict[str, Any]] = [
-        {"kind": "file", **_file_row(*file_state)}
-        for file_state in data_files[start : start + FILES_PER_PAGE]
-    ]
-    # The indices come after the data files: their part of the page, if any.
-    first_index = max(0, start - len(data_files))
-    end_index = max(0, start + FILES_PER_PAGE - len(data_files))
-    for index in indices[first_index:end_index]:
-        rows = [_file_row(*file_state) for file_state in index["files"]]
-        entries.append({"kind": "index", **index, "files": rows})
-    named_authors = [a for a in metadata.get("authors") or [] if a.get("name")]
-    abstract = _described(metadata.get("abstract"), titles, site)
-    issues = _described(metadata.get("note"), titles, site)
-    if is_author_list(metadata) and abstract is None:
-        # CODP: an author list's description is its note, else its title.
-        abstract, issues = (
-            issues or {"html": sanitize_html(str(metadata["title"])), "links": []},
-            None,
-        )
     version_arg = None if current else view.stored.version
-
-    def files_href(number: int) -> str:
-        params = {"version": version_arg, "files_page": number if number > 1 else None}
-        query = query_string(params)
-        return f"{url}?{query}#files" if query else f"{url}#files"
-
-    system = metadata.get("system_details") or {}
-    methodology = metadata.get("methodology") or {}
-    licence = (metadata.get("license") or {}).get("attribution")
-    collaboration = metadata.get("collaboration") or {}
-    semantics_files = metadata.get("dataset_semantics_files") or {}
-    cross_section = metadata.get("cross_section") or {}
-    links = metadata.get("links") or []
-    repository = metadata.get("source_code_repository") or {}
-    content_urls = [href for href, _ in urls]
-    document = schemaorg(metadata, base_url=root, content_urls=content_urls)
-    # Plain text for search engines: formulas as Unicode, never LaTeX or markup.
-    document["name"] = math_text(str(document["name"]))
-    if isinstance(document.get("description"), str):
-        document["description"] = math_text(document["description"])
+    urls = download_urls(view, root, current=current)
     return {
         "recid": recid,
         "url": url,
-        "metadata": metadata,
-        "title": metadata["title"],
-        "title_additional": metadata.get("title_additional") or "",
-        "doi": metadata.get("doi") or "",
-        "cite": cite_as(metadata, url),
-        "badges": badges(metadata, root),
-        "plain_title": math_text(str(metadata["title"])),
-        "summary": plain_text(
-            str((metadata.get("abstract") or {}).get("description") or ""), SUMMARY_LENGTH
-        ),
-        "labels": section_labels(metadata),
-        "abstract": abstract,
-        "authors": [
-            {
-                "name": tex_accents(str(a["name"])),
-                "orcid": a.get("orcid") or "",
-                "affiliation": tex_accents(str(a.get("affiliation") or "")),
-            }
-            for a in named_authors
-        ],
-        "authors_shown": LISTED_AUTHORS,
-        "collaboration": {
-            "name": collaboration.get("name") or "",
-            "href": f"{root}/record/{collaboration['recid']}"
-            if collaboration.get("recid") in titles
-            else None,
-        },
-        "characteristics": _characteristics(metadata),
-        "run_numbers": metadata.get("run_numbers") or [],
-        "system": {
-            "release": system.get("release") or "",
-            "global_tag": system.get("global_tag") or "",
-            "container_images": system.get("container_images") or [],
-            "html": sanitize_html(str(system.get("description") or ""), site),
-            "link": _links([{"recid": system["recid"]}], titles, site)[0]
-            if system.get("recid")
-            else None,
-        }
-        if system
-        else None,
-        "methodology": _described(methodology, titles, site),
-        "steps": [
-            {
-                "type": step.get("type") or "",
-                "release": step.get("release") or "",
-                "global_tag": step.get("global_tag") or "",
-                "generators": step.get("generators") or [],
-                "output_dataset": step.get("output_dataset") or "",
-                "note": step.get("note") or "",
-                "configuration_files": _configurations(step, titles, site),
-            }
-            for step in methodology.get("steps") or []
-        ],
-        "validation": _described(metadata.get("validation"), titles, site),
-        "usage": _described(metadata.get("usage"), titles, site),
-        "issues": issues,
-        "pileup": _described(metadata.get("pileup"), titles, site),
-        "semantics": [
-            {
-                "variable": v.get("variable") or "",
-                "type": v.get("type") or "",
-                "unit": v.get("unit") or "",
-                "description": v.get("description") or "",
-            }
-            for v in metadata.get("dataset_semantics") or []
-        ],
-        "semantics_files": {
-            "json": _url(semantics_files.get("json"), site),
-            "html": _url(semantics_files.get("url"), site),
-        }
-        if semantics_files
-        else None,
-        "cross_section": [
-            (label, cross_section[name])
-            for name, label in CROSS_SECTION_FIELDS
-            if cross_section.get(name)
-        ],
-        "relations": [
-            {
-                "type": RELATION_NAMES.get(str(r.get("type")), str(r.get("type"))),
-                "link": _links([r], titles, site)[0] if r.get("recid") else None,
-                "title": r.get("title") or "",
-                "doi": r.get("doi") or "",
-                "description": r.get("description") or "",
-            }
-            for r in metadata.get("relations") or []
-        ],
+        "metadata": view.stored.metadata,
+        "title": record.title,
+        "title_additional": record.title_additional,
+        "doi": record.doi,
+        "cite": cite_as(record, url),
+        "badges": badges(record, root),
+        "plain_title": math_text(record.title),
+        "labels": section_labels(record),
+        **_texts(record, titles, site),
+        **_people(record, root, titles),
+        "characteristics": _characteristics(record),
+        "run_numbers": list(record.run_numbers),
+        "system": _system(record, titles, site),
+        **_semantics(record, site),
+        "cross_section": _cross_section(record),
+        "relations": _relations(record, titles, site),
         "named_by": _named_by(recid, named_by, root),
-        "use_with": _described(metadata.get("use_with"), titles, site),
-        "web_links": _links(links, titles, site),
-        "repository": {
-            "link": _url(repository.get("url"), site),
-            "url": repository.get("url") or "",
-            "description": repository.get("description") or "",
-        }
-        if repository
-        else None,
-        "entries": entries,
-        "entries_count": count,
-        "files_count": len(data_files),
-        "indices_count": len(indices),
-        "files_size": sum(int(f["size"]) for f, *_ in data_files),
-        "files_first": start + 1,
-        "files_page": page,
-        "files_last_page": last,
-        "files_pages": [(n, files_href(n) if n else "") for n in numbers],
-        "files_prev": files_href(page - 1) if page > 1 else None,
-        "files_next": files_href(page + 1) if page < last else None,
-        "licence": licence or "",
-        "licence_url": LICENCE_URLS.get(licence or "")
-        or (f"https://spdx.org/licenses/{quote(licence)}.html" if licence else None),
+        "web_links": _links(record.links, titles, site),
+        "repository": _repository(record, site),
+        **_files_box(view, record, urls, root=root, files_page=files_page, version_arg=version_arg),
+        **_licence(record),
         "version": view.stored.version,
         "versions": versions,
         "latest": versions[-1] if versions else view.stored.version,
         "updated": view.stored.updated.date().isoformat(),
         "json_url": f"{root}/api/records/{recid}"
         + (f"?version={version_arg}" if version_arg else ""),
-        # Escaped for the script element it sits in: a title cannot end it or open a comment.
-        "json_ld": json_in_html(document),
+        "json_ld": _json_ld(record, root, [href for href, _ in urls]),
     }
-
-
-def _configurations(
-    step: dict[str, Any], titles: dict[str, str], site: SiteLinks
-) -> list[dict[str, Any]]:
-    out = []
-    for conf in step.get("configuration_files") or []:
-        recid = conf.get("recid")
-        link: dict[str, Any] | None = None
-        if recid and recid in titles:
-            link = {"href": f"{site.root}/record/{recid}", "external": False}
-        elif conf.get("url"):
-            link = _url(conf.get("url"), site)
-        out.append({"title": conf.get("title") or "", "process": conf.get("process"), "link": link})
-    return out
 
 
 @router.get(
