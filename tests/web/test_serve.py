@@ -204,6 +204,21 @@ def _answers(url: str) -> bool:
         return False
 
 
+def _listening(pid: int, port: int) -> bool:
+    """Whether process ``pid`` holds a socket listening on ``port`` (each worker binds its own)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":  # LISTEN
+                inodes.add(f"socket:[{fields[9]}]")
+    try:
+        held = {os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()}
+    except OSError:
+        return False
+    return bool(inodes & held)
+
+
 def test_killing_the_parent_kills_its_workers_and_frees_the_port(
     codp_dir: Path, tmp_path: Path
 ) -> None:
@@ -241,13 +256,17 @@ def test_a_killed_worker_is_restarted_with_back_off_and_the_server_keeps_answeri
     run_openhep(home, "ingest", str(codp_dir / "cms-derived-csv-Run2011A.json"))
     log = tmp_path / "serve.log"
     with serving(home, log, "--workers", "2") as url:
-        parent = _serving_pid(int(url.rsplit(":", 1)[1]))
+        port = int(url.rsplit(":", 1)[1])
+        parent = _serving_pid(port)
 
         def workers() -> set[int]:
             return {p for p in _children(parent) if b"spawn_main" in _cmdline(p) and _alive(p)}
 
         first = workers()
         assert len(first) == 2
+        # The server answers once one worker listens; the other may still be starting (on a
+        # loaded machine, for seconds). Killing the only listening worker then leaves none.
+        assert _wait_for(lambda: all(_listening(pid, port) for pid in first), 60)
         killed: set[int] = set()
         # Kill a worker, then its replacements as soon as they appear (within their first
         # 10 s): each is restarted, later and later; the other worker answers throughout.
