@@ -80,3 +80,17 @@ def test_a_slow_search_does_not_hold_up_fast_requests(app_client: TestClient) ->
     assert set(statuses.values()) == {200}, statuses
     # Every fast request was answered while the slow one was still waiting.
     assert finished[-1] == f"/api/records/?q={SLOW}", finished
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_requests_are_answered_in_as_many_threads_as_the_setting_says(
+    web_home: Path, threads: int
+) -> None:
+    from anyio import to_thread
+
+    settings = Settings(home=web_home, request_threads=threads)
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/api/records/", params={"size": 1}).status_code == 200
+        assert client.portal is not None
+        limiter = client.portal.call(to_thread.current_default_thread_limiter)
+        assert limiter.total_tokens == threads

@@ -256,6 +256,7 @@ def _iter_bad_values() -> Iterator[tuple[str, str, str]]:
     yield "OPENHEP_HEAD_TIMEOUT_S", "0", "give a number of seconds above 0"
     yield "OPENHEP_HEAD_TIMEOUT_S", "nan", "give a number of seconds above 0"
     yield "OPENHEP_KEEPALIVE_TIMEOUT_S", "2.5", "give a whole number from 1"
+    yield "OPENHEP_REQUEST_THREADS", "0", "give a whole number from 1"
     yield "OPENHEP_MAX_CONNECTIONS", "99999999", "give a whole number from 16"
     yield "OPENHEP_MAX_CONNECTIONS", "16000000", "more than half the open-files limit"
 

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from importlib.resources import files
 
 import orjson
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -86,6 +87,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Handlers that read the catalogue, the index or files are plain ``def``: Starlette
+        # runs them in this pool, off the event loop. Their work is mostly Python under the
+        # GIL, so a few threads answer a burst sooner than anyio's default 40 taking turns
+        # (bench/search.py at 200k records, 32 clients: docs/performance.md).
+        to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         portal = Portal.open(settings)
         # A stale or missing index is brought up to date before the first request.
         portal.refresh(wait=600.0)
