@@ -68,15 +68,15 @@ from typing import Any
 import httpx
 
 from bench.harness import (
-    HOST,
+    READY,
     REPO_ROOT,
     OtherLoad,
-    Server,
     add_record_option,
     first_paragraph,
     machine,
     nginx_server,
     openhep_env,
+    openhep_server,
     progress,
     source_tree,
     tree_cpu_seconds,
@@ -362,23 +362,8 @@ def main(argv: list[str] | None = None) -> None:
         checksum["openhep_fixity_cli"] = round(size / (time.perf_counter() - started) / 1e9, 2)
         note(f"checksums (GB/s): {checksum}; fixity: {fixity.stdout.strip()[:300]}")
 
-        openhep = Server(
-            "openhep",
-            # No access log: the baselines log nothing either.
-            [
-                *cli,
-                "serve",
-                "--host",
-                HOST,
-                "--port",
-                "{port}",
-                "--no-access-log",
-                "--workers",
-                str(args.workers),
-            ],
-            env,
-            work / "openhep.log",
-        )
+        # No access log (openhep_server's): the baselines log nothing either.
+        openhep = openhep_server("openhep", home, work / "openhep.log", args.workers)
         servers.append(openhep)
         # A small page to tell when nginx is up (the file itself is a GiB).
         (work / "nginx-root" / "index.html").write_text("bench/files\n", encoding="utf-8")
@@ -390,7 +375,7 @@ def main(argv: list[str] | None = None) -> None:
             http="default_type application/octet-stream;",
         )
         servers.append(nginx)
-        openhep.wait_ready("/api/records/?size=1")
+        openhep.wait_ready(READY)
         nginx.wait_ready("/")
         openhep_base, nginx_base = openhep.base, nginx.base
 

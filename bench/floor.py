@@ -23,35 +23,29 @@ machine. Prints one JSON line on stdout; progress goes to stderr.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
 import shutil
 import sys
-import tempfile
-import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench.harness import (
     HOST,
     REPO_ROOT,
-    OtherLoad,
     Pool,
+    Run,
     Server,
+    add_http_load_options,
     add_record_option,
     brief,
     first_paragraph,
-    machine,
     measure_http,
-    new_event_loop,
     nginx_server,
     progress,
     source_tree,
     warm_up,
-    write_result,
 )
 
 BODY = b"x" * int(os.environ.get("FLOOR_BODY_BYTES", "10000"))
@@ -90,41 +84,35 @@ note = progress("floor")
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=first_paragraph(__doc__))
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds of load each")
-    parser.add_argument("--clients", type=int, default=32, help="concurrent HTTP clients")
-    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    add_http_load_options(
+        parser,
+        duration=10.0,
+        duration_help="seconds of load each",
+        workers_help="server worker processes",
+    )
     parser.add_argument("--body-bytes", type=int, default=10_000, help="size of the answer")
     add_record_option(parser, "floor")
     args = parser.parse_args(argv)
     if args.duration <= 0 or args.clients < 1 or args.workers < 1 or args.body_bytes < 1:
         parser.error("--duration, --clients, --workers and --body-bytes must be positive")
-    started = time.perf_counter()
-    load_at_start = os.getloadavg()[0]
-    other = OtherLoad()
-    env = dict(os.environ) | {"FLOOR_BODY_BYTES": str(args.body_bytes)}
-    uvicorn = [sys.executable, "-m", "uvicorn", "--app-dir", str(REPO_ROOT),
-               "--host", HOST, "--port", "{port}", "--workers", str(args.workers),
-               "--http", "httptools", "--loop", "uvloop", "--no-access-log",
-               "--log-level", "warning"]  # fmt: skip
-    result: dict[str, Any] = {
-        "bench": "floor",
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "code": source_tree(None),
-        "baseline": "nginx_static: nginx serving the same bytes as a file",
-        "settings": {
+    run = Run(
+        "floor",
+        code=source_tree(None),
+        baseline="nginx_static: nginx serving the same bytes as a file",
+        settings={
             "clients": args.clients,
             "duration_s": args.duration,
             "workers": args.workers,
             "body_bytes": args.body_bytes,
         },
-    }
-    with (
-        tempfile.TemporaryDirectory(prefix="openhep-bench-floor-") as tmp,
-        asyncio.Runner(loop_factory=new_event_loop) as runner,
-        contextlib.ExitStack() as stack,
-    ):
-        work = Path(tmp)
-        work.chmod(0o755)
+    )
+    result = run.result
+    env = dict(os.environ) | {"FLOOR_BODY_BYTES": str(args.body_bytes)}
+    uvicorn = [sys.executable, "-m", "uvicorn", "--app-dir", str(REPO_ROOT),
+               "--host", HOST, "--port", "{port}", "--workers", str(args.workers),
+               "--http", "httptools", "--loop", "uvloop", "--no-access-log",
+               "--log-level", "warning"]  # fmt: skip
+    with run.workspace(readable=True) as (work, runner), contextlib.ExitStack() as stack:
         static = work / "static"
         (static / "p").mkdir(parents=True)
         (static / "p" / "body.html").write_bytes(b"x" * args.body_bytes)
@@ -158,10 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             figure = measure_http(runner, server, pool, args.clients, args.duration)
             result[name] = figure
             note(f"{name}: {brief(figure)}")
-    result["machine"] = machine(load_at_start)
-    result["other_cpu_cores"] = other.cores()
-    result["seconds"] = round(time.perf_counter() - started, 1)
-    write_result(result, save=not args.no_record)
+    run.finish(save=not args.no_record, process_cpu=False, peak_rss=False)
     return 0
 
 

@@ -1,7 +1,7 @@
 """Ingest throughput (records/s) of the real CODP records, against raw sqlite3 and COPY baselines.
 
-What it measures, end to end from JSON files on disk through ``openhep.catalog._ingest.ingest``
-(the path ``openhep ingest`` takes: read with orjson → validate with pydantic → write records,
+What it measures, end to end from JSON files on disk through ``openhep.catalog.ingest`` (the
+path ``openhep ingest`` takes: read with orjson → validate with pydantic → write records,
 versions, files and change log in transactions), on SQLite and on PostgreSQL:
 
 * ``real_7535``: the 7,535 real CODP records into an empty catalogue, one transaction;
@@ -30,14 +30,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import os
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,26 +46,18 @@ from psycopg import sql
 from bench.harness import (
     REPO_ROOT,
     Inputs,
-    OtherLoad,
+    Run,
     add_anchors_option,
     add_record_option,
     build_inputs,
     describe_volume,
-    exit_on_sigterm,
     first_paragraph,
-    machine,
-    peak_rss_mib,
     progress,
     read_records,
     record_files,
     source_tree,
-    write_result,
 )
-from openhep.catalog import Catalog
-
-# The path ``openhep ingest`` takes, measured directly (a private name until the services
-# layer gives ingest a public face).
-from openhep.catalog._ingest import ingest
+from openhep.catalog import Catalog, ingest
 
 TARGET_SQLITE = 5_000
 GROW_BATCH = 10_000
@@ -337,15 +327,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     anchors: Path = args.anchors.resolve()
-    exit_on_sigterm()
-    started = time.perf_counter()
-    load_at_start = os.getloadavg()[0]
-    other = OtherLoad()
-    result: dict[str, Any] = {
-        "bench": "ingest",
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "code": source_tree(None),
-    }
+    run = Run("ingest", code=source_tree(None))
+    result = run.result
     with contextlib.ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="openhep-bench-")))
         inputs = build_inputs(anchors, work, grow=not args.quick, at_200k_runs=args.repeat)
@@ -399,13 +382,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     result["target_sqlite_records_per_second"] = TARGET_SQLITE
     result["target_checked_on"] = sorted(checked)
     result["target_met"] = all(v["records_per_second"] >= TARGET_SQLITE for v in checked.values())
-    result["machine"] = machine(load_at_start)
-    result["other_cpu_cores"] = other.cores()
-    # The whole bench's peak: in a full run, mostly ingest holding every validated record
-    # of the 200k growth before it writes the first batch.
-    result["peak_rss_mib"] = peak_rss_mib()
-    result["seconds"] = round(time.perf_counter() - started, 1)
-    write_result(result, save=not args.no_record)
+    # peak_rss_mib is the whole bench's peak: in a full run, mostly ingest holding every
+    # validated record of the 200k growth before it writes the first batch.
+    run.finish(save=not args.no_record, process_cpu=False)
     return 0
 
 

@@ -50,16 +50,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import random
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -70,30 +67,26 @@ import orjson
 
 from bench.harness import (
     HOST,
+    READY,
     REPO_ROOT,
     Connection,
-    OtherLoad,
-    Server,
+    Run,
     add_record_option,
     brief,
     cpu_machine,
     cpu_self,
-    exit_on_sigterm,
     first_paragraph,
     iter_records,
-    machine,
     memory,
-    new_event_loop,
     nginx_server,
     openhep_cli,
     openhep_env,
-    peak_rss_mib,
+    openhep_server,
     percentile,
     progress,
     run_cli,
     search_parameters,
     source_tree,
-    write_result,
 )
 
 note = progress("load")
@@ -404,24 +397,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def servers(home: Path, work: Path, workers: int) -> Iterator[tuple[Any, Any]]:
     """``openhep serve`` over ``home`` and nginx over its store, ended on the way out."""
     with contextlib.ExitStack() as stack:
-        openhep = Server(
-            "openhep",
-            [*openhep_cli(), "serve", "--host", HOST, "--port", "{port}",
-             "--workers", str(workers), "--no-access-log"],
-            openhep_env(home),
-            work / "openhep.log",
-        )  # fmt: skip
-        stack.callback(openhep.close)
-        openhep.wait_ready("/api/records/?size=1")
-        (home / "files" / "index.html").write_text("bench/load\n", encoding="utf-8")
-        nginx = nginx_server(
-            work,
-            home / "files",
-            workers,
-            worker_connections=1024,
-            http="default_type application/octet-stream;\n    keepalive_requests 1000000;",
+        openhep = stack.enter_context(
+            openhep_server("openhep", home, work / "openhep.log", workers)
         )
-        stack.callback(nginx.close)
+        openhep.wait_ready(READY)
+        (home / "files" / "index.html").write_text("bench/load\n", encoding="utf-8")
+        nginx = stack.enter_context(
+            nginx_server(
+                work,
+                home / "files",
+                workers,
+                worker_connections=1024,
+                http="default_type application/octet-stream;\n    keepalive_requests 1000000;",
+            )
+        )
         nginx.wait_ready("/index.html")
         yield openhep, nginx
 
@@ -439,16 +428,10 @@ def compare(ours: dict[str, Any], nginx: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    exit_on_sigterm()
-    started = time.perf_counter()
-    load_at_start = os.getloadavg()[0]
-    cpu_at_start = cpu_self()
-    other = OtherLoad()
+    run = Run("load", code=source_tree(None))
     records = list(iter_records([DATA / "codp-records"]))
-    result: dict[str, Any] = {
-        "bench": "load",
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "code": source_tree(None),
+    result = run.result
+    result |= {
         "baseline": "nginx (sendfile) serving the same files from the instance's store: the "
         "same /eos/opendata downloads, whole and with the same ranges, same clients",
         "volume": f"openhep demo from data/: {len(records):,} real CODP records, the CMS "
@@ -463,12 +446,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "reingest_every_s": args.reingest_every,
         },
     }
-    with (
-        tempfile.TemporaryDirectory(prefix="openhep-bench-load-") as tmp,
-        asyncio.Runner(loop_factory=new_event_loop) as runner,
-    ):
-        work = Path(tmp)
-        work.chmod(0o755)  # nginx's workers (nobody) read the store below it
+    # Readable by all: nginx's workers (nobody) read the store below it.
+    with run.workspace(readable=True) as (work, runner):
         home = work / "home"
         env = openhep_env(home)
         note("openhep demo: the records, the samples and the docs of data/")
@@ -532,13 +511,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "met": result["load"]["errors"] == 0 and result["reingest"]["all_exited_0"],
         "distinct_urls_min": MIN_DISTINCT_URLS,
     }
-    result["machine"] = machine(load_at_start)
-    result["other_cpu_cores"] = other.cores()
-    seconds = time.perf_counter() - started
-    result["bench_process_cpu_cores"] = round((cpu_self() - cpu_at_start) / seconds, 2)
-    result["peak_rss_mib"] = peak_rss_mib()
-    result["seconds"] = round(seconds, 1)
-    write_result(result, save=not args.no_record)
+    run.finish(save=not args.no_record)
     return 0 if result["targets"]["met"] else 1
 
 

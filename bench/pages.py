@@ -55,23 +55,17 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
-import os
 import random
 import sys
-import tempfile
-import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from bench.harness import (
-    NO_CACHE,
-    OtherLoad,
     Pool,
-    Server,
+    Run,
     Vocabulary,
     Volume,
     add_load_options,
@@ -79,26 +73,20 @@ from bench.harness import (
     brief,
     build_inputs,
     build_openhep,
+    cached_and_uncached,
     checked_load_options,
-    cpu_self,
+    command_line,
     describe_volume,
     encode,
-    exit_on_sigterm,
     first_paragraph,
     iter_records,
     listing_mix,
-    machine,
     measure_http,
-    new_event_loop,
     nginx_server,
-    openhep_cli,
-    openhep_env,
-    peak_rss_mib,
     progress,
     source_tree,
     volumes_of,
     warm_up,
-    write_result,
 )
 
 note = progress("pages")
@@ -185,19 +173,9 @@ def measure_volume(
         "examples": {cls: [p for p, _ in found[:3]] for cls, found in pages.items()},
     }
     with contextlib.ExitStack() as stack:
-        openhep, nocache = (
-            Server(
-                name,
-                [*openhep_cli(), "serve", "--host", "127.0.0.1", "--port", "{port}",
-                 "--workers", str(args.workers), "--no-access-log"],
-                openhep_env(home, args.src) | extra,
-                work / volume.name / f"{name}.log",
-            )
-            for name, extra in (("openhep", {}), ("openhep_nocache", NO_CACHE))
-        )  # fmt: skip
-        for each in (openhep, nocache):
-            stack.callback(each.close)
-            each.wait_ready("/api/records/?size=1")
+        openhep, nocache = cached_and_uncached(
+            stack, home, work / volume.name, args.workers, args.src
+        )
         note(f"{volume.name}: saving a sample of each class's pages for nginx")
         static_root = work / volume.name / "static"
         static: dict[str, list[str]] = {}
@@ -208,8 +186,7 @@ def measure_volume(
             )
             static[cls], sizes[cls] = save_pages(nocache.base, sample, static_root)
         result["html_bytes_of_static_sample"] = sizes
-        nginx = nginx_server(work / volume.name, static_root, args.workers)
-        stack.callback(nginx.close)
+        nginx = stack.enter_context(nginx_server(work / volume.name, static_root, args.workers))
         nginx.wait_ready(static["home"][0])
         servers = {
             "openhep_html": openhep,
@@ -284,20 +261,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     anchors: Path = args.anchors.resolve()
-    exit_on_sigterm()
-    started = time.perf_counter()
-    load_at_start = os.getloadavg()[0]
-    cpu_at_start = cpu_self()
-    other = OtherLoad()
-    result: dict[str, Any] = {
-        "bench": "pages",
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "baseline": "openhep_json: each page's JSON twin from the same openhep serve "
+    run = Run(
+        "pages",
+        baseline="openhep_json: each page's JSON twin from the same openhep serve "
         "(same search and reads; the difference is the page layer); nginx_static: a sample "
         "of the same HTML bytes served as files by nginx (the floor)",
-        "code": source_tree(args.src),
-        "command": "python -m bench.pages " + " ".join(sys.argv[1:] if argv is None else argv),
-        "settings": {
+        code=source_tree(args.src),
+        command=command_line("pages", argv),
+        settings={
             "clients": args.clients,
             "think_time_ms": args.think_ms,
             "duration_per_class_s": args.duration,
@@ -307,13 +278,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "mix": "realistic: each class's distinct real pages in one shuffled order, each "
             "sent at most once per server until all were",
         },
-    }
-    with (
-        tempfile.TemporaryDirectory(prefix="openhep-bench-pages-") as tmp,
-        asyncio.Runner(loop_factory=new_event_loop) as runner,
-    ):
-        work = Path(tmp)
-        work.chmod(0o755)  # nginx's workers (nobody) read the saved pages below it
+    )
+    result = run.result
+    # Readable by all: nginx's workers (nobody) read the saved pages below it.
+    with run.workspace(readable=True) as (work, runner):
         note("building the volumes")
         inputs = build_inputs(anchors, work, grow="grown_200k" in args.volumes)
         volumes = volumes_of(inputs)
@@ -325,13 +293,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in args.volumes:
             result[name] = measure_volume(volumes[name], work, args, runner)
         note("cleaning up")
-    result["machine"] = machine(load_at_start)
-    result["other_cpu_cores"] = other.cores()
-    seconds = time.perf_counter() - started
-    result["bench_process_cpu_cores"] = round((cpu_self() - cpu_at_start) / seconds, 2)
-    result["peak_rss_mib"] = peak_rss_mib()
-    result["seconds"] = round(seconds, 1)
-    write_result(result, save=not args.no_record)
+    run.finish(save=not args.no_record)
     return 0
 
 

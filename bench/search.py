@@ -115,10 +115,8 @@ import contextlib
 import os
 import random
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -129,11 +127,10 @@ import orjson
 from bench.harness import (
     CLASSES,
     LISTING_CLASSES,
-    NO_CACHE,
     VOLUMES,
     DeepListing,
-    OtherLoad,
     Pool,
+    Run,
     Samples,
     Server,
     Vocabulary,
@@ -143,29 +140,23 @@ from bench.harness import (
     brief,
     build_inputs,
     build_openhep,
+    cached_and_uncached,
     checked_load_options,
-    cpu_self,
+    command_line,
     deep_listings,
     describe_volume,
     encode,
     events_range,
-    exit_on_sigterm,
     first_paragraph,
     iter_records,
     listing_mix,
-    machine,
     measure_http,
-    new_event_loop,
-    openhep_cli,
-    openhep_env,
-    peak_rss_mib,
     progress,
     run_cli,
     source_tree,
     summarize,
     volumes_of,
     warm_up,
-    write_result,
 )
 
 note = progress("search")
@@ -559,21 +550,9 @@ def measure_volume(
         openhep: Server | None = None
         nocache: Server | None = None
         if not args.skip_openhep:
-            # As shipped (answers kept until the catalogue changes), and with that cache off:
-            # what every first-time query costs.
-            openhep, nocache = (
-                Server(
-                    name,
-                    [*openhep_cli(), "serve", "--host", "127.0.0.1", "--port", "{port}",
-                     "--workers", str(args.workers), "--no-access-log"],
-                    openhep_env(home, args.src) | extra,
-                    work / volume.name / f"{name}.log",
-                )
-                for name, extra in (("openhep", {}), ("openhep_nocache", NO_CACHE))
-            )  # fmt: skip
-            for each in (openhep, nocache):
-                stack.callback(each.close)
-                each.wait_ready("/api/records/?size=1")
+            openhep, nocache = cached_and_uncached(
+                stack, home, work / volume.name, args.workers, args.src
+            )
         datasette.wait_ready(f"/{DB_NAME}/{TABLE}.json?_size=1")
         mix, result["queries"] = mix_of(vocabulary, volume, nocache, datasette)
         note(f"{volume.name}: {result['queries']['by_class']}; a sample on both systems")
@@ -727,24 +706,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     anchors: Path = args.anchors.resolve()
-    exit_on_sigterm()
-    started = time.perf_counter()
-    load_at_start = os.getloadavg()[0]
-    cpu_at_start = cpu_self()
-    other = OtherLoad()
-    result: dict[str, Any] = {
-        "bench": "search",
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "baseline": "datasette_http: Datasette serving the same records from SQLite FTS5, "
+    run = Run(
+        "search",
+        baseline="datasette_http: Datasette serving the same records from SQLite FTS5, "
         "same facets (mapping in bench/search.py's docstring)",
-        "code": source_tree(args.src),
-        "command": "python -m bench.search " + " ".join(sys.argv[1:] if argv is None else argv),
-    }
-    with (
-        tempfile.TemporaryDirectory(prefix="openhep-bench-search-") as tmp,
-        asyncio.Runner(loop_factory=new_event_loop) as runner,
-    ):
-        work = Path(tmp)
+        code=source_tree(args.src),
+        command=command_line("search", argv),
+    )
+    result = run.result
+    with run.workspace() as (work, runner):
         note("building the volumes")
         inputs = build_inputs(anchors, work, grow="grown_200k" in args.volumes)
         volumes = volumes_of(inputs)
@@ -771,13 +741,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         note("cleaning up")
     if not args.skip_openhep:
         result["targets"] = targets(result)
-    result["machine"] = machine(load_at_start)
-    result["other_cpu_cores"] = other.cores()
-    seconds = time.perf_counter() - started
-    result["bench_process_cpu_cores"] = round((cpu_self() - cpu_at_start) / seconds, 2)
-    result["peak_rss_mib"] = peak_rss_mib()
-    result["seconds"] = round(seconds, 1)
-    write_result(result, save=not args.no_record)
+    run.finish(save=not args.no_record)
     return 0
 
 

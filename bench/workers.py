@@ -19,26 +19,22 @@ stderr. ``--duration`` (default 5 s per class and round), ``--clients``, ``--wor
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
-import os
 import statistics
 import sys
-import tempfile
-import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from bench.harness import (
     HOST,
     NO_CACHE,
-    OtherLoad,
+    READY,
     Pool,
+    Run,
     Server,
     Vocabulary,
     add_anchors_option,
+    add_http_load_options,
     add_record_option,
     brief,
     build_inputs,
@@ -47,16 +43,13 @@ from bench.harness import (
     first_paragraph,
     iter_records,
     listing_mix,
-    machine,
     measure_http,
-    new_event_loop,
-    openhep_cli,
     openhep_env,
+    openhep_server,
     progress,
     source_tree,
     volumes_of,
     warm_up,
-    write_result,
 )
 
 CLASSES = ("free_text", "record_get")
@@ -67,37 +60,32 @@ note = progress("workers")
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=first_paragraph(__doc__))
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per class and round")
+    add_http_load_options(
+        parser,
+        duration=5.0,
+        duration_help="seconds per class and round",
+        workers_help="worker processes of both",
+    )
     parser.add_argument("--rounds", type=int, default=2, help="rounds per class")
-    parser.add_argument("--clients", type=int, default=32, help="concurrent HTTP clients")
-    parser.add_argument("--workers", type=int, default=2, help="worker processes of both")
     add_anchors_option(parser)
     add_record_option(parser, "workers")
     args = parser.parse_args(argv)
     if args.duration <= 0 or args.rounds < 1 or args.clients < 1 or args.workers < 1:
         parser.error("--duration, --rounds, --clients and --workers must be positive")
-    started = time.perf_counter()
-    load_at_start = os.getloadavg()[0]
-    other = OtherLoad()
-    result: dict[str, Any] = {
-        "bench": "workers",
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "code": source_tree(None),
-        "baseline": "uvicorn_workers: uvicorn --workers N, one listening socket shared",
-        "settings": {
+    run = Run(
+        "workers",
+        code=source_tree(None),
+        baseline="uvicorn_workers: uvicorn --workers N, one listening socket shared",
+        settings={
             "clients": args.clients,
             "workers": args.workers,
             "duration_per_class_and_round_s": args.duration,
             "rounds": args.rounds,
             "answer_cache": "off (OPENHEP_ANSWER_CACHE_MB=0)",
         },
-    }
-    with (
-        tempfile.TemporaryDirectory(prefix="openhep-bench-workers-") as tmp,
-        asyncio.Runner(loop_factory=new_event_loop) as runner,
-        contextlib.ExitStack() as stack,
-    ):
-        work = Path(tmp)
+    )
+    result = run.result
+    with run.workspace() as (work, runner), contextlib.ExitStack() as stack:
         volume = volumes_of(build_inputs(args.anchors.resolve(), work, grow=False))["real_7535"]
         home = work / "home"
         note(f"openhep ingest + reindex of {len(volume.paths)} record files")
@@ -110,28 +98,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             ],
             "record_get": [f"/api/records/{r['recid']}" for r in records],
         }
-        env = openhep_env(home) | NO_CACHE
-        py = sys.executable
         servers = {
-            "openhep_serve": Server(
-                "openhep_serve",
-                [*openhep_cli(), "serve", "--host", HOST, "--port", "{port}",
-                 "--workers", str(args.workers), "--no-access-log"],
-                env,
-                work / "openhep_serve.log",
+            "openhep_serve": openhep_server(
+                "openhep_serve", home, work / "openhep_serve.log", args.workers, env=NO_CACHE
             ),
             "uvicorn_workers": Server(
                 "uvicorn_workers",
-                [py, "-m", "uvicorn", "openhep.web:app_factory", "--factory", "--host",
+                [sys.executable, "-m", "uvicorn", "openhep.web:app_factory", "--factory", "--host",
                  HOST, "--port", "{port}", "--workers", str(args.workers),
                  "--no-access-log", "--log-level", "warning"],
-                env,
+                openhep_env(home) | NO_CACHE,
                 work / "uvicorn_workers.log",
             ),
         }  # fmt: skip
         for server in servers.values():
-            stack.callback(server.close)
-            server.wait_ready("/api/records/?size=1")
+            stack.enter_context(server).wait_ready(READY)
         figures: dict[str, dict[str, list[dict[str, Any]]]] = {n: {} for n in servers}
         # The same real queries in the same order for both servers.
         pools = {(name, cls): Pool(mix[cls]) for name in servers for cls in CLASSES}
@@ -151,10 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for cls in CLASSES
             for ours, theirs in [(result["openhep_serve"][cls], result["uvicorn_workers"][cls])]
         }
-    result["machine"] = machine(load_at_start)
-    result["other_cpu_cores"] = other.cores()
-    result["seconds"] = round(time.perf_counter() - started, 1)
-    write_result(result, save=not args.no_record)
+    run.finish(save=not args.no_record, process_cpu=False, peak_rss=False)
     return 0
 
 

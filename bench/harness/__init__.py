@@ -1,5 +1,6 @@
-"""What the benches share: their servers, the closed-loop load generator, the meters, the
-volumes and the real query mix built from the records, and the recording of results."""
+"""What the benches share: a run from its start to its JSON line, their servers, the
+closed-loop load generator, the meters, the volumes and the real query mix built from the
+records, and the recording of results."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from bench.harness._meters import (
     tree_cpu_seconds,
 )
 from bench.harness._options import (
+    add_http_load_options,
     add_load_options,
     checked_load_options,
     exit_on_sigterm,
@@ -45,14 +47,18 @@ from bench.harness._queries import (
 )
 from bench.harness._records import iter_records, read_records, record_files
 from bench.harness._results import add_record_option, machine, progress, write_result
+from bench.harness._run import Run, command_line
 from bench.harness._servers import (
     HOST,
     NO_CACHE,
     PAGES_HTTP,
+    READY,
     Server,
+    cached_and_uncached,
     nginx_server,
     openhep_cli,
     openhep_env,
+    openhep_server,
     run_cli,
     source_tree,
 )
@@ -77,6 +83,7 @@ __all__ = [
     "LISTING_CLASSES",
     "NO_CACHE",
     "PAGES_HTTP",
+    "READY",
     "REPO_ROOT",
     "VOLUMES",
     "Connection",
@@ -85,18 +92,22 @@ __all__ = [
     "OtherLoad",
     "Pool",
     "Query",
+    "Run",
     "Samples",
     "Server",
     "Vocabulary",
     "Volume",
     "add_anchors_option",
+    "add_http_load_options",
     "add_load_options",
     "add_record_option",
     "brief",
     "build_inputs",
     "build_openhep",
+    "cached_and_uncached",
     "checked_load_options",
     "closed_loop",
+    "command_line",
     "cpu_machine",
     "cpu_self",
     "deep_listings",
@@ -115,6 +126,7 @@ __all__ = [
     "nginx_server",
     "openhep_cli",
     "openhep_env",
+    "openhep_server",
     "peak_rss_mib",
     "percentile",
     "progress",

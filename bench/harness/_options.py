@@ -1,5 +1,5 @@
-"""The options the search and page benches share (the load, the volumes, the code measured)
-and their exit on SIGTERM."""
+"""The options the benches share (the HTTP load; for the search and page benches also the
+volumes and the code measured) and their exit on SIGTERM."""
 
 from __future__ import annotations
 
@@ -9,6 +9,20 @@ from pathlib import Path
 from types import FrameType
 
 from bench.harness._volume import VOLUMES, add_anchors_option
+
+
+def add_http_load_options(
+    parser: argparse.ArgumentParser,
+    *,
+    duration: float | None,
+    duration_help: str,
+    workers_help: str,
+) -> None:
+    """``--duration`` (seconds of load), ``--clients`` (concurrent HTTP clients, default 32) and
+    ``--workers`` (the servers' worker processes, default 2): the load of an HTTP bench."""
+    parser.add_argument("--duration", type=float, default=duration, help=duration_help)
+    parser.add_argument("--clients", type=int, default=32, help="concurrent HTTP clients")
+    parser.add_argument("--workers", type=int, default=2, help=workers_help)
 
 
 def add_load_options(parser: argparse.ArgumentParser) -> None:
@@ -24,11 +38,12 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="the volumes to measure (default both; --quick: real_7535)",
     )
-    parser.add_argument(
-        "--duration", type=float, default=None, help="seconds of load per class (default 10)"
+    add_http_load_options(
+        parser,
+        duration=None,
+        duration_help="seconds of load per class (default 10)",
+        workers_help="openhep serve --workers",
     )
-    parser.add_argument("--clients", type=int, default=32, help="concurrent HTTP clients")
-    parser.add_argument("--workers", type=int, default=2, help="openhep serve --workers")
     parser.add_argument(
         "--think-ms",
         type=float,

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import httpx
@@ -23,6 +24,8 @@ from bench.harness._meters import tree_cpu_seconds
 HOST = "127.0.0.1"  # loopback only
 #: ``openhep serve`` with its answer cache off: every answer computed for its request.
 NO_CACHE = {"OPENHEP_ANSWER_CACHE_MB": "0"}
+#: What answers 200 once ``openhep serve`` is ready: the first record of the listing.
+READY = "/api/records/?size=1"
 
 
 def free_port() -> int:
@@ -33,7 +36,8 @@ def free_port() -> int:
 
 
 class Server:
-    """A server subprocess in its own process group, ended (group and all) on ``close``.
+    """A server subprocess in its own process group, ended (group and all) on ``close`` or on
+    leaving it as a context manager.
 
     ``{port}`` in ``argv`` becomes the free port it was given."""
 
@@ -51,6 +55,12 @@ class Server:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     @property
     def base(self) -> str:
@@ -109,6 +119,40 @@ def openhep_env(home: Path, src: Path | None = None) -> dict[str, str]:
 
 def openhep_cli() -> list[str]:
     return [sys.executable, "-m", "openhep"]
+
+
+def openhep_server(
+    name: str,
+    home: Path,
+    log: Path,
+    workers: int,
+    *,
+    src: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Server:
+    """``openhep serve --workers N --no-access-log`` over the instance at ``home`` (on the code
+    of ``src`` when given; ``env`` added to its environment), started: wait until it is ready
+    with ``wait_ready(READY)``."""
+    argv = [*openhep_cli(), "serve", "--host", HOST, "--port", "{port}",
+            "--workers", str(workers), "--no-access-log"]  # fmt: skip
+    return Server(name, argv, openhep_env(home, src) | dict(env or {}), log)
+
+
+def cached_and_uncached(
+    stack: contextlib.ExitStack, home: Path, work: Path, workers: int, src: Path | None
+) -> tuple[Server, Server]:
+    """Two ``openhep serve`` over ``home``, ready: as shipped (``openhep``: each answer kept
+    until the catalogue changes) and with its answer cache off (``openhep_nocache``: what every
+    first-time request costs); logs in ``work``, both ended with ``stack``."""
+    cached, uncached = (
+        stack.enter_context(
+            openhep_server(name, home, work / f"{name}.log", workers, src=src, env=extra)
+        )
+        for name, extra in (("openhep", {}), ("openhep_nocache", NO_CACHE))
+    )
+    for server in (cached, uncached):
+        server.wait_ready(READY)
+    return cached, uncached
 
 
 def source_tree(src: Path | None) -> dict[str, str | None]:

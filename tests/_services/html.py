@@ -3,7 +3,7 @@ every form control with a label (``<label for>``, a wrapping ``<label>``, ``aria
 ``aria-labelledby``), one ``<h1>``, a ``lang`` and a ``<title>``.
 
 ``html_problems(text)`` lists what is wrong (empty when the page passes), in words a person can
-act on.
+act on; ``start_tags(text)`` lists the start tags a parser reads, for a test's own checks.
 """
 
 from __future__ import annotations
@@ -110,3 +110,21 @@ def html_problems(text: str) -> list[str]:
     checker.feed(text)
     checker.close()
     return checker.result()
+
+
+class _StartTags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, attrs))
+
+
+def start_tags(text: str) -> list[tuple[str, list[tuple[str, str | None]]]]:
+    """Every start tag of ``text`` in order, with its attributes as a browser's parser reads
+    them (character references resolved)."""
+    collected = _StartTags()
+    collected.feed(text)
+    collected.close()
+    return collected.tags

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -12,22 +11,26 @@ from typing import Any
 
 from sqlalchemy import create_engine, select
 
+from _services.serve import openhep_env
 from openhep.catalog._schema import metadata
 
 
 @dataclass
 class Instance:
-    """An OpenHEP instance: its data directory and (optionally) a PostgreSQL catalogue."""
+    """An OpenHEP instance: its data directory, and the URLs of its catalogue (such as a
+    PostgreSQL one) and its store where they are not the data directory's own."""
 
     home: Path
     database_url: str | None
+    storage_url: str | None = None
 
     @property
     def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENHEP_")}
-        env["OPENHEP_HOME"] = str(self.home)
+        env = openhep_env(self.home)
         if self.database_url:
             env["OPENHEP_DATABASE_URL"] = self.database_url
+        if self.storage_url:
+            env["OPENHEP_STORAGE_URL"] = self.storage_url
         return env
 
     @property

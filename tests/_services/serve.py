@@ -99,3 +99,15 @@ def serving(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+
+
+def run_serve(env: dict[str, str], *options: str) -> subprocess.CompletedProcess[str]:
+    """``openhep serve`` run to its end (at most 60 s) with ``env``: for a server that must
+    refuse to start, its exit status and output."""
+    return subprocess.run(
+        [sys.executable, "-m", "openhep", "serve", *options],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

@@ -19,13 +19,6 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 runner = CliRunner()
 
 
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("OPENHEP_DATABASE_URL", raising=False)
-    monkeypatch.setenv("OPENHEP_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
 def test_schema_is_a_json_schema_that_accepts_a_real_record(codp_dir: Path) -> None:
     result = runner.invoke(app, ["schema"])
     assert result.exit_code == 0

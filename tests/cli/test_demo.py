@@ -23,14 +23,6 @@ DOUBLEMU = "cms-derived-nanoaod-outreach-DoubleMuParked.json"
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for variable in ("OPENHEP_DATABASE_URL", "OPENHEP_STORAGE_URL", "OPENHEP_STORAGE_PREFIXES"):
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("OPENHEP_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
-@pytest.fixture
 def records(codp_dir: Path, tmp_path: Path) -> Path:
     """A records directory with CODP's 12341 only (the parent one sample names)."""
     folder = tmp_path / "records"

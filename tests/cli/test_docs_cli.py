@@ -7,7 +7,6 @@ import json
 import shutil
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from openhep.catalog import Catalog
@@ -15,14 +14,6 @@ from openhep.cli import app
 from openhep.settings import Settings
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for variable in ("OPENHEP_DATABASE_URL", "OPENHEP_STORAGE_URL", "OPENHEP_STORAGE_PREFIXES"):
-        monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("OPENHEP_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
 
 
 def test_load_then_load_again_changes_nothing(home: Path, anchors: Path) -> None:

@@ -16,13 +16,11 @@ PARENT = "12341"
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, codp_dir: Path) -> Path:
-    monkeypatch.delenv("OPENHEP_DATABASE_URL", raising=False)
-    monkeypatch.delenv("OPENHEP_STORAGE_URL", raising=False)
-    monkeypatch.setenv("OPENHEP_HOME", str(tmp_path / "home"))
+def home(home: Path, codp_dir: Path) -> Path:
+    """The conftest's data directory, with CODP's record 12341 ingested."""
     records = codp_dir / "cms-derived-nanoaod-outreach-DoubleMuParked.json"
     assert runner.invoke(app, ["ingest", str(records)]).exit_code == 0
-    return tmp_path / "home"
+    return home
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from _services.serve import openhep_env, serving
+from _services import instance as _instance
+from _services.serve import serving
 from openhep.storage import Store
 
 pytestmark = pytest.mark.slow
@@ -54,36 +54,16 @@ def big_files(anchors: Path, tmp_path_factory: pytest.TempPathFactory) -> list[P
     ]
 
 
-class Instance:
+class Instance(_instance.Instance):
     """An ``openhep`` instance (home, catalogue, store) driven as a user would, from outside."""
 
     def __init__(self, home: Path, store: Store, database_url: str | None) -> None:
-        self.home, self.store = home, store
-        self.env = openhep_env(home)
-        self.env["OPENHEP_STORAGE_URL"] = store.url
-        if database_url is not None:
-            self.env["OPENHEP_DATABASE_URL"] = database_url
+        super().__init__(home, database_url, store.url)
+        self.store = store
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, "-m", "openhep", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if check:
-            assert result.returncode == 0, f"openhep {' '.join(args)}:\n{result.stderr}"
-        return result
-
-    def start(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "openhep", *args],
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        """``openhep *args``; unless ``check`` is false, it must succeed."""
+        return super().run(*args, check=check)
 
     def record(self) -> dict[str, Any]:
         found: dict[str, Any] = json.loads(self.run("get", PARENT).stdout)
@@ -148,7 +128,7 @@ def test_files_add_killed_with_a_file_in_its_final_place(
 ) -> None:
     before = instance.record()
     assert instance.versions() == [1]
-    adding = instance.start("files", "add", PARENT, *map(str, big_files))
+    adding = instance.popen("files", "add", PARENT, *map(str, big_files))
     # The first file is in its final place; the second is being written.
     kill_when(adding, lambda: bool(instance.final_files()), "the first file landed")
     # The catalogue is as it was; the store holds the bytes the issue found (the first file in
@@ -183,7 +163,7 @@ def test_files_add_killed_while_writing_is_cleaned_by_the_next_files_command(
     instance: Instance, big_files: list[Path], anchors: Path
 ) -> None:
     before = instance.record()
-    adding = instance.start("files", "add", PARENT, str(big_files[0]))
+    adding = instance.popen("files", "add", PARENT, str(big_files[0]))
     kill_when(
         adding,
         lambda: any(size > 0 for size in instance.partials().values()),
@@ -214,7 +194,7 @@ def test_files_index_killed_half_way_is_cleaned_when_the_server_starts(
         source = samples / ("nano_dimuon.root" if i % 2 else "uproot-HZZ.root")
         repeated(source, folder / f"part_{i}.root", BIG_BYTES // 4)
     before = instance.record()
-    indexing = instance.start("files", "index", PARENT, "--from-dir", str(folder))
+    indexing = instance.popen("files", "index", PARENT, "--from-dir", str(folder))
     kill_when(indexing, lambda: len(instance.final_files()) >= 2, "two files landed")
     assert instance.record() == before
     left = instance.everything()

@@ -20,21 +20,10 @@ from openhep.files import (
     publish_record,
 )
 from openhep.model import file_key, validate_record
-from openhep.storage import Store
 
 PARENT = "12341"  # CODP's DoubleMuParked NanoAOD outreach record
 EOS = "root://eospublic.cern.ch//"
 SAMPLE = "uproot-Zmumu.root"
-
-
-@pytest.fixture
-def catalog(doublemuparked_catalog: Catalog) -> Catalog:
-    return doublemuparked_catalog
-
-
-@pytest.fixture
-def service(catalog: Catalog, store: Store) -> FileService:
-    return FileService(catalog, store)
 
 
 @pytest.fixture

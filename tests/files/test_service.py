@@ -44,11 +44,8 @@ def samples(anchors: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.glob("*.root"))}
 
 
-@pytest.fixture
-def catalog(doublemuparked_catalog: Catalog) -> Catalog:
-    return doublemuparked_catalog
-
-
+# The conftest's service with a 2 MiB upload limit: the real samples fit, a larger upload is
+# refused.
 @pytest.fixture
 def service(catalog: Catalog, store: Store) -> FileService:
     return FileService(catalog, store, max_upload_bytes=2 << 20)

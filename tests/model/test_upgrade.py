@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from _codp_shapes import LIST_FIELDS, pre_2024
-from _records import minimal
+from _records import any_json, minimal
 from openhep.model import (
     RecordValidationError,
     RepairKind,
@@ -244,17 +244,7 @@ def _holders(record: dict[str, Any], path: str) -> list[tuple[dict[str, Any], st
     return [(h, last) for h in found if last in h]
 
 
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=8),
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
-    ),
-    max_leaves=12,
-)
+json_values = any_json()
 
 
 @st.composite

@@ -6,21 +6,14 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import tantivy
 
-from openhep.model import validate_record
 from openhep.model._record import Record as RecordModel
 from openhep.search._query import build
-from openhep.search._schema import (
-    FREE_TEXT,
-    FREE_TEXT_SUMMARY,
-    build_schema,
-    to_document,
-)
+from openhep.search._schema import FREE_TEXT, FREE_TEXT_SUMMARY
 
 Record = dict[str, Any]
 
@@ -30,18 +23,6 @@ OLD_FREE_TEXT = (
     "usage", "validation", "note", "keywords", "run_period", "doi", "collaboration",
     "collision_information", "distribution",
 )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def index(codp_records: list[Record]) -> tantivy.Index:
-    index = tantivy.Index(build_schema())
-    writer = index.writer()
-    now = datetime.now(UTC)
-    for record in codp_records:
-        writer.add_document(to_document(record, now, now, validate_record(record).visible_from()))
-    writer.commit()
-    index.reload()
-    return index
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 
+from _records import record
 from openhep.catalog import Catalog
 from openhep.model import validate_record
 from openhep.search import SearchRequest, SearchRequestError
@@ -28,26 +29,6 @@ from openhep.search._schema import (
 from openhep.services import Portal
 from openhep.settings import Settings
 from openhep.web import create_app
-
-
-def record(recid: str, title: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "recid": recid,
-        "title": title,
-        "type": {"primary": "Dataset", "secondary": ["Derived"]},
-        "experiment": ["CMS"],
-        "date_published": "2024",
-        "publisher": "CERN Open Data Portal",
-        **extra,
-    }
-
-
-@pytest.fixture
-def portal(catalog_url: str, tmp_path: Path) -> Any:
-    catalog = Catalog.open(url=catalog_url)
-    opened = Portal(catalog, SearchIndex(tmp_path / "index"))
-    yield opened
-    opened.close()
 
 
 def titles(portal: Portal, q: str, **filters: list[str]) -> list[str]:

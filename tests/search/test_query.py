@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _services.jsontext import strings
-from openhep.model import validate_record
 from openhep.search._query import (
     MAX_CLAUSES,
     MAX_DEPTH,
@@ -32,25 +30,11 @@ from openhep.search._query import (
     parse,
     wildcard_count,
 )
-from openhep.search._schema import build_schema, to_document
 
 Record = dict[str, Any]
 
 
 # -- the index and independent answers ---------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def index(codp_records: list[Record]) -> tantivy.Index:
-    index = tantivy.Index(build_schema())
-    writer = index.writer()
-    now = datetime.now(UTC)
-    for record in codp_records:
-        visible_from = validate_record(record).visible_from()
-        writer.add_document(to_document(record, now, now, visible_from))
-    writer.commit()
-    index.reload()
-    return index
 
 
 @pytest.fixture(scope="module")

@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 import pytest
 import tantivy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from openhep.catalog import Catalog
+from _records import record
 from openhep.model import validate_record
 from openhep.search import SearchRequest
-from openhep.search._index import SearchIndex
 from openhep.search._query import MAX_QUERY_LENGTH, QuerySyntaxError, build, parse, to_text
-from openhep.search._schema import build_schema, to_document
 from openhep.search._suggest import MAX_PROBES, _Suggester, edit_distance, suggest
 from openhep.services import Portal
-
-Record = dict[str, Any]
-
 
 # -- trees written back as queries -------------------------------------------------------------
 
@@ -88,18 +81,6 @@ def test_edit_distance(a: str, b: str, distance: int) -> None:
 # -- suggestions on the real records -----------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def index(codp_records: list[Record]) -> tantivy.Index:
-    index = tantivy.Index(build_schema())
-    writer = index.writer()
-    now = datetime.now(UTC)
-    for record in codp_records:
-        writer.add_document(to_document(record, now, now, validate_record(record).visible_from()))
-    writer.commit()
-    index.reload()
-    return index
-
-
 def test_work_is_bounded_however_many_words_miss(
     index: tantivy.Index, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -151,26 +132,6 @@ def test_a_query_finding_records_through_a_negation_has_no_suggestion(
 
 
 # -- suggestions never reveal what a search may not show ---------------------------------------
-
-
-def record(recid: str, title: str, **extra: Any) -> Record:
-    return {
-        "recid": recid,
-        "title": title,
-        "type": {"primary": "Dataset", "secondary": ["Derived"]},
-        "experiment": ["CMS"],
-        "date_published": "2024",
-        "publisher": "CERN Open Data Portal",
-        **extra,
-    }
-
-
-@pytest.fixture
-def portal(catalog_url: str, tmp_path: Path) -> Any:
-    catalog = Catalog.open(url=catalog_url)
-    opened = Portal(catalog, SearchIndex(tmp_path / "index"))
-    yield opened
-    opened.close()
 
 
 def test_embargoed_records_suggest_nothing_until_released(portal: Portal) -> None:

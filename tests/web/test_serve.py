@@ -15,7 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from _services.serve import openhep_env, run_openhep, serving
+from _services.processes import alive, children, serving_pid, worker_pids
+from _services.serve import openhep_env, run_openhep, run_serve, serving
 
 
 def test_several_workers_build_a_missing_index_and_see_new_records(
@@ -47,13 +48,7 @@ def test_workers_share_the_port_and_stop_together(codp_dir: Path, tmp_path: Path
     with serving(home, log, "--workers", "2") as url:
         port = int(url.rsplit(":", 1)[1])
         # The port is taken: a second server is refused rather than let share it.
-        refused = subprocess.run(
-            [sys.executable, "-m", "openhep", "serve", "--port", str(port), "--workers", "2"],
-            env=openhep_env(home),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        refused = run_serve(openhep_env(home), "--port", str(port), "--workers", "2")
         assert refused.returncode == 1
         assert f"cannot listen on 127.0.0.1:{port}" in refused.stderr
         statuses = {
@@ -61,48 +56,14 @@ def test_workers_share_the_port_and_stop_together(codp_dir: Path, tmp_path: Path
             for _ in range(8)
         }
         assert statuses == {200}
-        workers = _children(_serving_pid(port))
+        workers = children(serving_pid(port))
         assert len(workers) >= 2
     # serving() sent SIGTERM to the parent only: it stopped its workers.
     deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not [pid for pid in workers if _alive(pid)]
+    assert not [pid for pid in workers if alive(pid)]
     assert "Traceback" not in log.read_text(), log.read_text()
-
-
-def _serving_pid(port: int) -> int:
-    """The ``openhep serve`` parent listening on ``port`` (its command line names the port)."""
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                argv = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"serve" in argv and str(port).encode() in argv and b"--workers" in argv:
-                return int(entry.name)
-    raise AssertionError(f"no openhep serve on port {port}")
-
-
-def _children(parent: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
-                found.append(int(entry.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 _ACCESS_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d (GET|HEAD) (\S+) (\d{3}) \d+\.\dms$")
@@ -150,13 +111,7 @@ def test_a_taken_port_is_refused_with_one_worker(codp_dir: Path, tmp_path: Path)
     run_openhep(home, "ingest", str(codp_dir / "cms-derived-csv-Run2011A.json"))
     with serving(home, tmp_path / "serve.log") as url:
         port = int(url.rsplit(":", 1)[1])
-        refused = subprocess.run(
-            [sys.executable, "-m", "openhep", "serve", "--port", str(port)],
-            env=openhep_env(home),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        refused = run_serve(openhep_env(home), "--port", str(port))
     assert refused.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in refused.stderr
     assert "listening on" not in refused.stdout
@@ -167,12 +122,8 @@ def test_serve_refuses_bad_origin_rules_at_start_saying_what_to_change(tmp_path:
         ("root://eospublic.cern.ch//eos/opendata/", "is not 'uri-prefix=https-base'"),
         ("root://eospublic.cern.ch//eos/opendata/=ftp://mirror/", "http:// or https://"),
     ):
-        refused = subprocess.run(
-            [sys.executable, "-m", "openhep", "serve", "--port", "9"],
-            env=openhep_env(tmp_path / "home") | {"OPENHEP_FILE_ORIGINS": value},
-            capture_output=True,
-            text=True,
-            timeout=60,
+        refused = run_serve(
+            openhep_env(tmp_path / "home") | {"OPENHEP_FILE_ORIGINS": value}, "--port", "9"
         )
         assert refused.returncode == 2
         assert refused.stderr.startswith("openhep serve: OPENHEP_FILE_ORIGINS: ")
@@ -182,9 +133,9 @@ def test_serve_refuses_bad_origin_rules_at_start_saying_what_to_change(tmp_path:
 def _descendants(root: int) -> list[int]:
     found, frontier = [], [root]
     while frontier:
-        children = _children(frontier.pop())
-        found += children
-        frontier += children
+        below = children(frontier.pop())
+        found += below
+        frontier += below
     return found
 
 
@@ -226,12 +177,12 @@ def test_killing_the_parent_kills_its_workers_and_frees_the_port(
     run_openhep(home, "ingest", str(codp_dir / "cms-derived-csv-Run2011A.json"))
     with serving(home, tmp_path / "serve.log", "--workers", "2") as url:
         port = int(url.rsplit(":", 1)[1])
-        parent = _serving_pid(port)
+        parent = serving_pid(port)
         descendants = _descendants(parent)
         assert len(descendants) >= 2
         os.kill(parent, signal.SIGKILL)  # no chance to stop them itself
-        assert _wait_for(lambda: not [p for p in descendants if _alive(p)], 10), [
-            p for p in descendants if _alive(p)
+        assert _wait_for(lambda: not [p for p in descendants if alive(p)], 10), [
+            p for p in descendants if alive(p)
         ]
         # The port is free: a new server starts on it.
         with (tmp_path / "again.log").open("wb") as output:
@@ -257,10 +208,10 @@ def test_a_killed_worker_is_restarted_with_back_off_and_the_server_keeps_answeri
     log = tmp_path / "serve.log"
     with serving(home, log, "--workers", "2") as url:
         port = int(url.rsplit(":", 1)[1])
-        parent = _serving_pid(port)
+        parent = serving_pid(port)
 
         def workers() -> set[int]:
-            return {p for p in _children(parent) if b"spawn_main" in _cmdline(p) and _alive(p)}
+            return {p for p in worker_pids(parent) if alive(p)}
 
         first = workers()
         assert len(first) == 2
@@ -286,10 +237,3 @@ def test_a_killed_worker_is_restarted_with_back_off_and_the_server_keeps_answeri
     # The first victim may have lived 10 s (restarted at once) or not; its replacements had not.
     assert [int(d) for d in delays] in ([0, 1, 2], [1, 2, 4]), log.read_text()
     assert "Traceback" not in log.read_text()
-
-
-def _cmdline(pid: int) -> bytes:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return b""

@@ -6,15 +6,14 @@ from __future__ import annotations
 import select
 import socket
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from _services.serve import openhep_env, run_openhep, serving
+from _services.processes import serving_pid, worker_pids
+from _services.serve import openhep_env, run_openhep, run_serve, serving
 
 _HALF_SENT = b"GET /api/records/?size=1 HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: slow"
 
@@ -28,35 +27,8 @@ def home(codp_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _serving_pids(port: int) -> list[int]:
     """The processes answering on ``port``: the ``openhep serve`` process, or its workers."""
-    parent = None
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                argv = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"serve" in argv and b"--port" in argv and str(port).encode() in argv:
-                parent = int(entry.name)
-    assert parent is not None, f"no openhep serve on port {port}"
-    workers = [
-        pid
-        for pid in _children(parent)
-        if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    ]
-    return workers or [parent]
-
-
-def _children(parent: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
-                found.append(int(entry.name))
-    return found
+    parent = serving_pid(port)
+    return worker_pids(parent) or [parent]
 
 
 def _rss_kib(pid: int) -> int:
@@ -265,13 +237,7 @@ def _iter_bad_values() -> Iterator[tuple[str, str, str]]:
 def test_serve_refuses_a_bad_limit_at_start_saying_what_to_change(
     tmp_path: Path, variable: str, value: str, message: str
 ) -> None:
-    refused = subprocess.run(
-        [sys.executable, "-m", "openhep", "serve", "--port", "9"],
-        env=openhep_env(tmp_path / "home") | {variable: value},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    refused = run_serve(openhep_env(tmp_path / "home") | {variable: value}, "--port", "9")
     assert refused.returncode == 2, refused.stderr
     assert refused.stderr.startswith(f"openhep serve: {variable}"), refused.stderr
     assert message in refused.stderr and "Traceback" not in refused.stderr

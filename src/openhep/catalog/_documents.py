@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from openhep.model import (
     DOCUMENT_TYPES,
     Document,
     DocumentError,
-    DocumentType,
+    DocumentInfo,
     body_file,
     front_of,
     parse_document,
@@ -39,30 +39,16 @@ class DocumentSourceError(ValueError):
     """A folder of documents that cannot be loaded; the message names the file and the fix."""
 
 
-@dataclass(frozen=True, slots=True)
-class DocumentSummary:
-    """What a list of documents shows: everything but the body."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DocumentSummary(DocumentInfo):
+    """What a list of documents shows: the model's fields of a document but its body, and when
+    the catalogue stored it."""
 
-    slug: str
-    title: str
-    type: DocumentType
-    experiment: tuple[str, ...]
-    tags: tuple[str, ...]
-    description: str
-    date_published: date | None
     updated: datetime
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "slug": self.slug,
-            "title": self.title,
-            "type": self.type,
-            "experiment": list(self.experiment),
-            "tags": list(self.tags),
-            "description": self.description,
-            "date_published": self.date_published.isoformat() if self.date_published else None,
-            "updated": self.updated.isoformat(),
-        }
+        # Not super(): a slotted dataclass is a new class, which zero-argument super() misses.
+        return DocumentInfo.as_json(self) | {"updated": self.updated.isoformat()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,39 +116,31 @@ def read_documents(folder: Path) -> list[Document]:
     return [found[slug][0] for slug in sorted(found)]
 
 
-def _digest(document: Document) -> str:
-    return hashlib.sha256(orjson.dumps(document.as_json(), option=orjson.OPT_SORT_KEYS)).hexdigest()
+#: The model's fields of a document but its body: each a column of ``documents`` of that name.
+_INFO_FIELDS = tuple(f.name for f in fields(DocumentInfo))
+#: What a list reads: those columns and when the document was stored (not the body).
+_SUMMARY_COLUMNS = [documents.c[name] for name in (*_INFO_FIELDS, "updated")]
 
 
 def _row(document: Document, now: datetime) -> dict[str, Any]:
-    return {
-        "slug": document.slug,
-        "title": document.title,
-        "type": document.type,
-        "experiment": orjson.dumps(list(document.experiment)).decode(),
-        "tags": orjson.dumps(list(document.tags)).decode(),
-        "description": document.description,
-        "body": document.body,
-        "date_published": document.date_published.isoformat() if document.date_published else None,
-        "content_hash": _digest(document),
+    """The row of ``document``: its JSON (lists as JSON text), that JSON's digest (an unchanged
+    document is not written again), and ``now``."""
+    data = document.as_json()
+    return data | {
+        "experiment": orjson.dumps(data["experiment"]).decode(),
+        "tags": orjson.dumps(data["tags"]).decode(),
+        "content_hash": hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest(),
         "updated": now,
     }
 
 
-def _summary(row: Any) -> DocumentSummary:
-    return DocumentSummary(
-        slug=row.slug,
-        title=row.title,
-        type=row.type,
-        experiment=tuple(orjson.loads(row.experiment)),
-        tags=tuple(orjson.loads(row.tags)),
-        description=row.description,
-        date_published=date.fromisoformat(row.date_published) if row.date_published else None,
-        updated=row.updated,
-    )
-
-
-_SUMMARY_COLUMNS = [c for c in documents.c if c.name not in ("body", "content_hash")]
+def _info(row: Any) -> dict[str, Any]:
+    """The model's fields but the body, read back from a row :func:`_row` wrote."""
+    return {name: getattr(row, name) for name in _INFO_FIELDS} | {
+        "experiment": tuple(orjson.loads(row.experiment)),
+        "tags": tuple(orjson.loads(row.tags)),
+        "date_published": date.fromisoformat(row.date_published) if row.date_published else None,
+    }
 
 
 def query_words(q: str) -> list[str]:
@@ -231,18 +209,7 @@ class Documents:
             row = conn.execute(select(documents).where(documents.c.slug == slug)).first()
         if row is None:
             return None
-        summary = _summary(row)
-        document = Document(
-            slug=summary.slug,
-            title=summary.title,
-            type=summary.type,
-            experiment=summary.experiment,
-            tags=summary.tags,
-            description=summary.description,
-            body=row.body,
-            date_published=summary.date_published,
-        )
-        return StoredDocument(document, summary.updated)
+        return StoredDocument(Document(**_info(row), body=row.body), row.updated)
 
     def slugs(self) -> frozenset[str]:
         with self.engine.connect() as conn:
@@ -268,7 +235,9 @@ class Documents:
                 )
             )
         with self.engine.connect() as conn:
-            found = [_summary(row) for row in conn.execute(query)]
+            found = [
+                DocumentSummary(**_info(row), updated=row.updated) for row in conn.execute(query)
+            ]
         if experiment is not None:
             # Experiments are a JSON list in one column: a few hundred rows, filtered here.
             wanted = experiment.lower()

@@ -29,9 +29,11 @@ class DocumentError(ValueError):
     """A document that cannot be published; the message says which field and what to change."""
 
 
-@dataclass(frozen=True, slots=True)
-class Document:
-    """One documentation or news page: what the catalogue stores and ``/docs/<slug>`` shows."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DocumentInfo:
+    """A documentation or news page's fields but its body: what a list of them shows. The one
+    definition of those fields; :class:`Document` adds the body, the catalogue when it stored
+    one."""
 
     slug: str
     title: str
@@ -39,7 +41,6 @@ class Document:
     experiment: tuple[str, ...]
     tags: tuple[str, ...]
     description: str
-    body: str  # Markdown (CODP's may hold HTML too: pages sanitise it)
     date_published: date | None = None
 
     def as_json(self) -> dict[str, Any]:
@@ -50,9 +51,19 @@ class Document:
             "experiment": list(self.experiment),
             "tags": list(self.tags),
             "description": self.description,
-            "body": self.body,
             "date_published": self.date_published.isoformat() if self.date_published else None,
         }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Document(DocumentInfo):
+    """One documentation or news page: what the catalogue stores and ``/docs/<slug>`` shows."""
+
+    body: str  # Markdown (CODP's may hold HTML too: pages sanitise it)
+
+    def as_json(self) -> dict[str, Any]:
+        # Not super(): a slotted dataclass is a new class, which zero-argument super() misses.
+        return DocumentInfo.as_json(self) | {"body": self.body}
 
 
 def _text(value: Any, field: str, limit: int, *, required: bool = True) -> str:

@@ -35,16 +35,6 @@ PARENT = "12341"
 
 
 @pytest.fixture
-def catalog(doublemuparked_catalog: Catalog) -> Catalog:
-    return doublemuparked_catalog
-
-
-@pytest.fixture
-def service(catalog: Catalog, store: Store) -> FileService:
-    return FileService(catalog, store)
-
-
-@pytest.fixture
 def sample_dir(anchors: Path, tmp_path: Path) -> Path:
     """Real sample files, nested: ``root/…`` and ``ispy/…`` plus one at the top."""
     folder = tmp_path / "Run2012_samples"
