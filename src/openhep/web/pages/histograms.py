@@ -25,6 +25,7 @@ from openhep.model import RECID
 from openhep.services import AnalysableRecord, Analyst
 from openhep.web._deps import base_url
 from openhep.web._params import strict_query_params
+from openhep.web._security import HISTOGRAM_PAGE_POLICY
 from openhep.web.pages._math import math_text
 from openhep.web.pages._render import query_string, render
 from openhep.web.pages._routes import get_and_head
@@ -123,4 +124,6 @@ def histogram_page(request: Request) -> HTMLResponse:
     if not record.files:
         raise HTTPException(404, f"record {recid} has no ROOT or CSV file to make a histogram of")
     context = histogram_context(record, dict(params.items()), base_url(request))
-    return render(request, "histograms.html", **context)
+    page = render(request, "histograms.html", **context)
+    page.headers["content-security-policy"] = HISTOGRAM_PAGE_POLICY
+    return page

@@ -150,7 +150,8 @@
       error_y: { type: "data", array: errors, visible: true, thickness: 1, width: 0 },
       hovertemplate: "%{x}: %{y} events<extra></extra>"
     };
-    plot.textContent = "";
+    // The first plot replaces the <noscript> image; later ones update plotly's own nodes.
+    if (!plot.classList.contains("js-plotly-plot")) plot.textContent = "";
     window.Plotly.react(plot, [trace], layout(answer), { responsive: true, displaylogo: false });
     plot.setAttribute("data-bins", String(answer.counts.length));
     plot.setAttribute("data-scale", logScale.checked ? "log" : "linear");
