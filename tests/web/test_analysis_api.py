@@ -30,6 +30,9 @@ from _services.analysis import (
     build_analysis_home,
 )
 from _services.serve import serving
+from openhep.catalog import Catalog
+from openhep.model import validate_record
+from openhep.services import HistogramQuery
 from openhep.settings import Settings
 from openhep.web import create_app
 
@@ -409,3 +412,70 @@ def test_a_client_that_goes_away_cancels_its_job(home: Path, tmp_path: Path) -> 
         # And it still answers.
         again = http.post(url + API, json=zmumu(ZMUMU_CSV))
         assert again.status_code == 200
+
+
+# -- nothing blocks the event loop; files read from their origin ---------------------------------
+
+
+def test_a_running_histogram_does_not_hold_up_other_requests(client: TestClient) -> None:
+    analyst = client.app.state.analyst  # type: ignore[attr-defined]
+    entered, release = threading.Event(), threading.Event()
+    real = analyst.histogram
+
+    def slow(query: Any, **options: Any) -> Any:
+        entered.set()
+        release.wait(60)  # stands for a long job: it ends once the fast requests are answered
+        return real(query, **options)
+
+    analyst.histogram = slow
+    finished: list[str] = []
+    try:
+        job = threading.Thread(
+            target=lambda: finished.append(str(client.post(API, json=zmumu(ZMUMU_CSV)).status_code))
+        )
+        job.start()
+        assert entered.wait(60)
+        for path in (f"/record/{ZMUMU_CSV}", f"/visualise/histograms/{ZMUMU_CSV}", "/api/records/"):
+            assert client.get(path).status_code == 200
+            finished.append(path)
+        release.set()
+        job.join(60)
+    finally:
+        release.set()
+        analyst.histogram = real
+    assert finished[-1] == "200" and len(finished) == 4, finished
+
+
+@pytest.mark.xdist_group("live")
+def test_files_not_held_here_are_read_from_their_origin(home: Path, tmp_path: Path) -> None:
+    """A second instance lists record 990010's file without its bytes; its origin is the first
+    instance's ``/eos/opendata/``, which the analysis reads over HTTP range requests."""
+    mirror = tmp_path / "mirror"
+    with Catalog.open(Settings(home=home)) as catalog:
+        record = dict(catalog.get(ZMUMU_CSV).metadata)
+    with Catalog.open(Settings(home=mirror)) as catalog:
+        catalog.write([validate_record(record)])
+    uri = record["files"][0]["uri"]
+    with serving(home, tmp_path / "origin.log") as origin:
+        rules = f"root://eospublic.cern.ch//eos/opendata/={origin}/eos/opendata/"
+        with TestClient(create_app(Settings(home=mirror, file_origins=rules))) as remote:
+            analyst = remote.app.state.analyst  # type: ignore[attr-defined]
+            job = analyst.prepare(HistogramQuery.build(recid=ZMUMU_CSV, expression="M", bins=60,
+                                                       lo=60, hi=120))  # fmt: skip
+            assert job.locations == [
+                f"{origin}/eos/opendata/"
+                + uri.removeprefix("root://eospublic.cern.ch//eos/opendata/")
+            ]
+            answer = remote.post(API, json=zmumu(ZMUMU_CSV))
+            assert answer.status_code == 200, answer.text
+            local = ok_answer_of(home)
+            assert answer.json()["counts"] == local["counts"]
+            assert abs(peak(answer.json()) - Z_MASS) <= 2
+
+
+def ok_answer_of(home: Path) -> dict[str, Any]:
+    with TestClient(create_app(Settings(home=home, file_origins=""))) as local:
+        response = local.post(API, json=zmumu(ZMUMU_CSV))
+        assert response.status_code == 200
+        answer: dict[str, Any] = response.json()
+        return answer
