@@ -70,6 +70,7 @@ def test_the_page_offers_the_records_variables_and_loads_only_our_scripts(
     # The record's dataset_semantics, in order, the dimuon mass first.
     assert options[:3] == ["", "M", "mass(p4(E1, px1, py1, pz1), p4(E2, px2, py2, pz2))"]
     assert 'name="expression"' in html and 'value="M"' in html  # the first variable by default
+    assert '<option value="Type"' not in html and "<code>Type</code>" in html  # text: not offered
     sources = [re.search(r'src="([^"]+)"', s) for s in scripts(html)]
     local = [m.group(1) for m in sources if m]
     assert any(re.search(r"/vendor/plotly-[\w.]+\.min\.js$", s) for s in local)

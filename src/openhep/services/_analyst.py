@@ -316,6 +316,12 @@ class Variable:
     variable: str
     description: str
     unit: str
+    type: str = ""
+
+    @property
+    def plottable(self) -> bool:
+        """Whether the page offers it to plot: any but a column of text (``type`` string)."""
+        return self.type.lower() != "string"
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,7 +377,7 @@ class Analyst:
         shows it."""
         record = RecordData(self.portal.record(recid).stored.metadata)
         variables = [
-            Variable(v.variable, v.description, v.unit)
+            Variable(v.variable, v.description, v.unit, v.type)
             for v in record.dataset_semantics
             if v.variable
         ]

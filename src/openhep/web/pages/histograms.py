@@ -69,8 +69,9 @@ def plotly_js(version: str) -> FileResponse:
 def _form(params: dict[str, str], record: AnalysableRecord) -> dict[str, Any]:
     """The form's values: the address's, else the defaults (the first variable)."""
     form: dict[str, Any] = {name: params.get(name, "")[:MAX_FIELD] for name in FIELDS}
-    if not form["expression"] and record.variables and "expression" not in params:
-        form["expression"] = record.variables[0].variable
+    plottable = [v for v in record.variables if v.plottable]
+    if not form["expression"] and plottable and "expression" not in params:
+        form["expression"] = plottable[0].variable
     form["bins"] = form["bins"] or DEFAULT_BINS
     form["lo"] = form["lo"] or DEFAULT_RANGE[0]
     form["hi"] = form["hi"] or DEFAULT_RANGE[1]
