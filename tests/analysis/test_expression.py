@@ -69,6 +69,11 @@ def test_opposite_charge_dimuon_mass_equals_a_direct_computation(anchors: Path) 
     compiled = compile_expression("mass(Muon[0], Muon[1])", columns(anchors, DOUBLE_MU))
     chosen = compiled.evaluate(arrays[opposite])
     np.testing.assert_array_equal(ak.to_numpy(chosen), ak.to_numpy(expected))
+    both = compile_expression("nMuon * 10 + Muon[1].charge", columns(anchors, DOUBLE_MU))
+    picked = arrays[opposite]
+    assert ak.to_list(both.evaluate(picked)) == ak.to_list(
+        picked.nMuon * 10 + picked.Muon_charge[:, 1]
+    )
 
 
 def test_muon_one_is_none_where_there_is_one_muon(anchors: Path) -> None:

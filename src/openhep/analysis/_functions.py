@@ -110,6 +110,8 @@ def leaf_dtype(array: ak.Array) -> np.dtype[Any] | None:
 def per_event(array: ak.Array) -> Masked:
     """An awkward array of one value per event (option type allowed) as a Masked."""
     layout = array.layout
+    if isinstance(layout, ak.contents.IndexedArray):
+        layout = layout.project()  # events chosen from a chunk (arrays[mask])
     if isinstance(layout, ak.contents.NumpyArray):
         return Masked(np.asarray(layout.data), None)
     dtype = leaf_dtype(array)
