@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import threading
 import time
 import uuid
@@ -293,7 +294,7 @@ def run_histogram(
 
 
 def histogram(
-    files: str | Sequence[str],
+    files: str | os.PathLike[str] | Sequence[str],
     expression: str,
     *,
     bins: int,
@@ -318,7 +319,7 @@ def histogram(
         tree=tree,
         validated_runs=None if validated_runs is None else ValidatedRuns.parse(validated_runs),
     )
-    found = [files] if isinstance(files, str) else files
+    found = [str(files)] if isinstance(files, str | os.PathLike) else files
     result = run_histogram(found, request, executor=executor, chunk_entries=chunk_entries)
     return result.to_hist()
 
