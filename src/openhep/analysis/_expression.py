@@ -313,7 +313,10 @@ class _Checker:
         if isinstance(value, int):
             if abs(value) <= _INT_LIMIT:
                 return _constant(np.int64(value), "int")
-            return _constant(np.float64(float(value)), "float")
+            # Past float range (a 400-digit number) is infinity, as 1e999 is.
+            return _constant(
+                np.float64(float(value) if value.bit_length() < 1024 else np.inf), "float"
+            )
         if isinstance(value, float):
             return _constant(np.float64(value), "float")
         if isinstance(value, str | bytes):
