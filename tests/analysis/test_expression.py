@@ -434,3 +434,14 @@ def test_columns_with_missing_values(anchors: Path) -> None:
             assert got is True
         else:
             assert got == (m > 90 if m > 80 else None)
+
+
+def test_errors_pickle_whole(anchors: Path) -> None:
+    error = error_of(anchors, "Muon_ptt")
+    again = pickle.loads(pickle.dumps(error))
+    assert isinstance(again, ExpressionError)
+    assert (again.message, again.position, again.names) == (
+        error.message,
+        error.position,
+        error.names,
+    )
