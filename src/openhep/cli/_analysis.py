@@ -119,7 +119,8 @@ def hist_command(
         typer.Option("--file", help="One file's key (default: all the record's ROOT/CSV files)."),
     ] = None,
     tree: Annotated[
-        str | None, typer.Option("--tree", help="The TTree or RNTuple (default: Events).")
+        str | None,
+        typer.Option("--tree", help="The TTree or RNTuple (default: Events, else events)."),
     ] = None,
     selection: Annotated[
         str | None,

@@ -68,7 +68,10 @@ _REQUEST_SCHEMA: dict[str, Any] = {
     "properties": {
         "recid": {"type": "string", "example": "990004"},
         "file": {"type": "string", "description": "A file key (default: all ROOT/CSV files)."},
-        "tree": {"type": "string", "description": "The TTree or RNTuple (default: Events)."},
+        "tree": {
+            "type": "string",
+            "description": "The TTree or RNTuple (default: Events, else events).",
+        },
         "expression": {"type": "string", "example": "M"},
         "selection": {"type": "string", "example": "Q1 != Q2"},
         "bins": {"type": "integer", "minimum": 1, "maximum": 10000, "example": 60},
