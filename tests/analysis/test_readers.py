@@ -13,7 +13,15 @@ import uproot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from _analysis import DOUBLEMU_RNTUPLE, MUON_FIELDS, NANO_DIMUON, ZMUMU, ZMUMU_COLUMNS
+from _analysis import (
+    DOUBLEMU_RNTUPLE,
+    MUON_FIELDS,
+    NANO_DIMUON,
+    TTBAR,
+    TTBAR_RNTUPLE,
+    ZMUMU,
+    ZMUMU_COLUMNS,
+)
 from openhep.analysis import AnalysisError, Column, open_source
 from openhep.analysis._readers import (
     DEFAULT_CHUNK_ENTRIES,
@@ -230,3 +238,21 @@ def test_a_truncated_file_gives_an_analysis_error_or_its_data(
     with uproot.open(samples / NANO_DIMUON) as f:
         whole = f["Events"].arrays(["Muon_pt", "nMuon"])
     assert ak.to_list(ak.concatenate(parts)) == ak.to_list(whole)
+
+
+def test_ttbar_nanoaod_as_ttree_and_as_rntuple(samples: Path) -> None:
+    """The 2015 ttbar NanoAOD as a TTree (200 events) and 10 events of the same dataset
+    converted by ROOT's RNTupleImporter (collections as _collectionN): the same 947 columns,
+    read alike."""
+    ttree = open_source(str(samples / TTBAR))
+    rntuple = open_source(str(samples / TTBAR_RNTUPLE))
+    assert len(ttree.columns) == 947
+    assert {n: (c.jagged, c.kind) for n, c in rntuple.columns.items()} == {
+        n: (c.jagged, c.kind) for n, c in ttree.columns.items()
+    }
+    wanted = ["nJet", "Jet_pt", "Jet_btagDeepB", "Muon_charge", "MET_pt", "HLT_IsoMu20"]
+    (first,) = plan_chunks(rntuple)
+    for arrays in (read_chunk(first, wanted), read_chunk(plan_chunks(ttree)[0], wanted)):
+        assert arrays.fields == sorted(wanted)
+        assert ak.all(ak.num(arrays["Jet_pt"]) == arrays["nJet"])
+        assert str(ak.type(arrays["HLT_IsoMu20"])).endswith("bool")
