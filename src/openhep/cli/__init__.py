@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from openhep.cli import _catalog, _demo, _docs, _files, _serve
+from openhep.cli import _analysis, _catalog, _demo, _docs, _files, _serve
 
 app = typer.Typer(
     name="openhep",
@@ -13,6 +13,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+_analysis.register(app)
 _catalog.register(app)
 _demo.register(app)
 _docs.register(app)

@@ -4,7 +4,10 @@ Each sample file becomes a record of its own, with its own size and checksum, in
 CODP does not use (:data:`SAMPLE_RECIDS`). What a record says about its file is what
 ``data/cms-samples/PROVENANCE.txt`` says, nothing more; a sample cut from a CODP record (the
 DoubleMuParked RNTuple, from record 12341) names it in ``relations`` the way CMS's derived
-records name their parents (``isChildOf``), and never poses as that record.
+records name their parents (``isChildOf``), and never poses as that record. The Z→μμ events
+are also published as CSV (record 990010, converted by ``scripts/zmumu_csv.py``), and the
+samples the histogram page serves best carry ``dataset_semantics``: their columns, and
+expressions of the analysis language (``mass(Muon[0], Muon[1])``) for the page to offer.
 """
 
 from __future__ import annotations
@@ -41,6 +44,122 @@ _COMMON: dict[str, Any] = {
     "type": {"primary": "Dataset", "secondary": ["Derived"]},
 }
 _TESTDATA = "It ships in the scikit-hep-testdata package."
+
+
+def _variable(variable: str, description: str, unit: str = "", kind: str = "") -> dict[str, str]:
+    """A ``dataset_semantics`` entry; ``variable`` is also what the histogram page plots (a
+    column, or an expression of the analysis language)."""
+    entry = {"variable": variable, "description": description}
+    if kind:
+        entry["type"] = kind
+    if unit:
+        entry["unit"] = unit
+    return entry
+
+
+def _muon(n: str) -> list[dict[str, str]]:
+    """The columns of muon ``n`` in the 'Z to two muons' education format (as CODP's record
+    307 describes them)."""
+    which = "first" if n == "1" else "second"
+    return [
+        _variable(f"E{n}", f"The total energy of the {which} muon.", "GeV", "float"),
+        _variable(
+            f"px{n}", f"The x component of the momentum of the {which} muon.", "GeV", "float"
+        ),
+        _variable(
+            f"py{n}", f"The y component of the momentum of the {which} muon.", "GeV", "float"
+        ),
+        _variable(
+            f"pz{n}", f"The z component of the momentum of the {which} muon.", "GeV", "float"
+        ),
+        _variable(f"pt{n}", f"The transverse momentum of the {which} muon.", "GeV", "float"),
+        _variable(f"eta{n}", f"The pseudorapidity of the {which} muon.", "", "float"),
+        _variable(f"phi{n}", f"The phi angle of the {which} muon.", "rad", "float"),
+        _variable(f"Q{n}", f"The charge of the {which} muon (+1 or -1).", "e", "int"),
+    ]
+
+
+#: The title of the ROOT record of the 2010 Z→μμ events, which the CSV record names.
+ZMUMU_TITLE = "Z to two muons: 2,304 dimuon events of CMS 2010 data"
+#: The columns of the 2010 Z→μμ events (``uproot-Zmumu.root`` and its CSV), the dimuon mass
+#: first: what the histogram page offers before anything else.
+ZMUMU_SEMANTICS: list[dict[str, str]] = [
+    _variable("M", "The invariant mass of the two muons.", "GeV", "float"),
+    _variable(
+        "mass(p4(E1, px1, py1, pz1), p4(E2, px2, py2, pz2))",
+        "The invariant mass of the two muons, computed from their four-momenta.",
+        "GeV",
+        "float",
+    ),
+    _variable(
+        "Type",
+        "The types of the two muons: G for a global muon, T for a tracker muon (GG, GT, TT).",
+        "",
+        "string",
+    ),
+    _variable("Run", "The run number of the event.", "", "int"),
+    _variable("Event", "The event number.", "", "int"),
+    *_muon("1"),
+    *_muon("2"),
+]
+#: What the page offers for NanoAOD reduced to muons (and full NanoAOD).
+NANOAOD_MUON_SEMANTICS: list[dict[str, str]] = [
+    _variable(
+        "mass(Muon[0], Muon[1])",
+        "The invariant mass of the first two muons of the event (select nMuon == 2 and "
+        "Muon[0].charge != Muon[1].charge for opposite-charge pairs).",
+        "GeV",
+        "float",
+    ),
+    _variable("nMuon", "The number of muons in the event.", "", "int"),
+    _variable("Muon_pt", "The transverse momentum of each muon.", "GeV", "float"),
+    _variable("Muon_eta", "The pseudorapidity of each muon.", "", "float"),
+    _variable("Muon_phi", "The phi angle of each muon.", "rad", "float"),
+    _variable("Muon_mass", "The mass of each muon.", "GeV", "float"),
+    _variable("Muon_charge", "The charge of each muon (+1 or -1).", "e", "int"),
+    _variable("pt(Muon[0], Muon[1])", "The transverse momentum of the dimuon.", "GeV", "float"),
+    _variable(
+        "delta_r(Muon[0], Muon[1])",
+        "The distance in eta and phi between the first two muons.",
+        "",
+        "float",
+    ),
+]
+
+
+#: The branches of the H→ZZ teaching sample (tree ``events``): objects as Px, Py, Pz, E.
+HZZ_SEMANTICS: list[dict[str, str]] = [
+    _variable(
+        "mass(p4(Muon_E[0], Muon_Px[0], Muon_Py[0], Muon_Pz[0]), "
+        "p4(Muon_E[1], Muon_Px[1], Muon_Py[1], Muon_Pz[1]))",
+        "The invariant mass of the first two muons of the event.",
+        "GeV",
+        "float",
+    ),
+    _variable("sqrt(MET_px**2 + MET_py**2)", "The missing transverse momentum.", "GeV", "float"),
+    _variable("NMuon", "The number of muons in the event.", "", "int"),
+    _variable("NElectron", "The number of electrons in the event.", "", "int"),
+    _variable("NJet", "The number of jets in the event.", "", "int"),
+    _variable("NPhoton", "The number of photons in the event.", "", "int"),
+    _variable(
+        "sqrt(Muon_Px**2 + Muon_Py**2)", "The transverse momentum of each muon.", "GeV", "float"
+    ),
+    _variable("Muon_E", "The energy of each muon.", "GeV", "float"),
+    _variable("Muon_Px", "The x component of the momentum of each muon.", "GeV", "float"),
+    _variable("Muon_Py", "The y component of the momentum of each muon.", "GeV", "float"),
+    _variable("Muon_Pz", "The z component of the momentum of each muon.", "GeV", "float"),
+    _variable("Muon_Charge", "The charge of each muon.", "e", "int"),
+    _variable("Muon_Iso", "The isolation of each muon.", "", "float"),
+    _variable("Electron_E", "The energy of each electron.", "GeV", "float"),
+    _variable("Jet_E", "The energy of each jet.", "GeV", "float"),
+    _variable("Jet_btag", "The b-tagging discriminant of each jet.", "", "float"),
+    _variable("Photon_E", "The energy of each photon.", "GeV", "float"),
+    _variable("MET_px", "The x component of the missing transverse momentum.", "GeV", "float"),
+    _variable("MET_py", "The y component of the missing transverse momentum.", "GeV", "float"),
+    _variable("NPrimaryVertices", "The number of reconstructed primary vertices.", "", "int"),
+    _variable("triggerIsoMu24", "Whether the isolated-muon trigger fired.", "", "bool"),
+    _variable("EventWeight", "The weight of the event.", "", "float"),
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +203,7 @@ SAMPLES: tuple[Sample, ...] = (
         1000,
         {
             "date_created": ["2012"],
+            "dataset_semantics": NANOAOD_MUON_SEMANTICS,
             # As records 6004 and 6030 (the DoubleMuParked 2012 datasets 12341 derives from) say.
             "collision_information": {"energy": "8TeV", "type": "pp"},
             "relations": [
@@ -124,13 +244,21 @@ SAMPLES: tuple[Sample, ...] = (
         "990004",
         "cms-samples",
         "uproot-Zmumu.root",
-        "Z to two muons: 2,304 dimuon events of CMS 2010 data",
+        ZMUMU_TITLE,
         "<p>This sample holds 2,304 dimuon events of CMS 2010 data (run 148031) in the 'Z to "
         "two muons' education format, with the columns Type, Run, Event, E1, px1, py1, pz1, "
         f"pt1, eta1, phi1, Q1, E2, …, M. {_TESTDATA}</p>",
         ["root"],
         2304,
-        {"date_created": ["2010"], "run_numbers": ["148031"]},
+        {
+            "date_created": ["2010"],
+            "run_numbers": ["148031"],
+            "dataset_semantics": ZMUMU_SEMANTICS,
+            "usage": {
+                "description": "<p>Its events are in the TTree named events. The same events "
+                "are in record 990010 as CSV.</p>"
+            },
+        },
     ),
     Sample(
         "990005",
@@ -141,6 +269,10 @@ SAMPLES: tuple[Sample, ...] = (
         f"and photons given as Px, Py, Pz and E. {_TESTDATA}</p>",
         ["root"],
         2421,
+        {
+            "dataset_semantics": HZZ_SEMANTICS,
+            "usage": {"description": "<p>Its events are in the TTree named events.</p>"},
+        },
     ),
     Sample(
         "990006",
@@ -162,7 +294,20 @@ SAMPLES: tuple[Sample, ...] = (
         "package's test samples.</p>",
         ["root", "nanoaod"],
         40,
-        {"date_created": ["2018"], "run_numbers": ["315267"]},
+        {
+            "date_created": ["2018"],
+            "run_numbers": ["315267"],
+            "dataset_semantics": [
+                *NANOAOD_MUON_SEMANTICS[:3],
+                _variable(
+                    "MET_pt", "The missing transverse momentum of the event.", "GeV", "float"
+                ),
+                _variable("nJet", "The number of jets in the event.", "", "int"),
+                _variable("Jet_pt", "The transverse momentum of each jet.", "GeV", "float"),
+                _variable("PV_npvs", "The number of reconstructed primary vertices.", "", "int"),
+                _variable("luminosityBlock", "The luminosity section of the event.", "", "int"),
+            ],
+        },
     ),
     Sample(
         "990008",
@@ -188,6 +333,33 @@ SAMPLES: tuple[Sample, ...] = (
         ["ig"],
         None,
         {"date_created": ["2012"]},
+    ),
+    Sample(
+        "990010",
+        "cms-samples",
+        "Zmumu_2010.csv",
+        "Z to two muons: 2,304 dimuon events of CMS 2010 data, CSV",
+        "<p>This sample holds the 2,304 dimuon events of CMS 2010 data (run 148031) of record "
+        "990004 as CSV, one line an event, with the columns Type, Run, Event, E1, px1, py1, "
+        "pz1, pt1, eta1, phi1, Q1, E2, …, M of CODP's 'Z to two muons' education files. It "
+        "comes from uproot-Zmumu.root, converted by the repository's scripts/zmumu_csv.py "
+        "without changing a value.</p>",
+        ["csv"],
+        2304,
+        {
+            "date_created": ["2010"],
+            "run_numbers": ["148031"],
+            "dataset_semantics": ZMUMU_SEMANTICS,
+            "relations": [
+                {
+                    "description": "This record holds the events of that record's "
+                    "uproot-Zmumu.root, converted to CSV.",
+                    "recid": "990004",
+                    "title": ZMUMU_TITLE,
+                    "type": "isChildOf",
+                }
+            ],
+        },
     ),
 )
 

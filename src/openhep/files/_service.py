@@ -263,6 +263,16 @@ class FileService:
         """A seekable reader of a file :meth:`servable` vouched for."""
         return self.store.open(served.path)
 
+    def location(self, served: ServedFile) -> str:
+        """Where a reader in another process (an analysis worker, a Dask worker) finds the
+        bytes of a file :meth:`servable` vouched for: its path on this machine (local store),
+        else its URL in the store (``root://host//…`` of the XRootD store)."""
+        local = self.store.local_path(served.path)
+        if local is not None:
+            return str(local)
+        base = self.store.url if self.store.url.endswith("/") else self.store.url + "/"
+        return base + served.path
+
     # -- adding files ----------------------------------------------------------------------
 
     def add(

@@ -1,8 +1,37 @@
 """The one way in for the web app and the command line: each use case a method of
-:class:`Portal` (what visitors and clients ask of an instance) or :class:`Curator` (what its
-data curators do to it)."""
+:class:`Portal` (what visitors and clients ask of an instance), :class:`Curator` (what its
+data curators do to it) or :class:`Analyst` (histograms of its records' files)."""
 
+from openhep.services._analyst import (
+    AnalysableRecord,
+    Analyst,
+    HistogramAnswer,
+    HistogramJob,
+    HistogramQuery,
+    HistogramQueryError,
+    Variable,
+    analysable_files,
+    is_analysable,
+)
 from openhep.services._curator import Curator
+from openhep.services._plot import histogram_csv, histogram_png
 from openhep.services._portal import NamingRecord, Portal, RecordView, SitemapSource
 
-__all__ = ["Curator", "NamingRecord", "Portal", "RecordView", "SitemapSource"]
+__all__ = [
+    "AnalysableRecord",
+    "Analyst",
+    "Curator",
+    "HistogramAnswer",
+    "HistogramJob",
+    "HistogramQuery",
+    "HistogramQueryError",
+    "NamingRecord",
+    "Portal",
+    "RecordView",
+    "SitemapSource",
+    "Variable",
+    "analysable_files",
+    "histogram_csv",
+    "histogram_png",
+    "is_analysable",
+]

@@ -22,7 +22,7 @@ from openhep.catalog import RecordNotFoundError
 from openhep.files import CorruptFileError, FileNotServedError
 from openhep.model import field_path
 from openhep.search import SearchRequestError
-from openhep.services import Portal
+from openhep.services import Analyst, Portal
 from openhep.settings import Settings
 from openhep.web import file_indices
 from openhep.web import files as files_web
@@ -31,10 +31,12 @@ from openhep.web._body_limit import BodyLimitMiddleware
 from openhep.web._cache import AnswerCacheMiddleware
 from openhep.web._params import QueryStringError
 from openhep.web._security import SecurityHeadersMiddleware, api_docs_policy
+from openhep.web.api import analysis as analysis_api
 from openhep.web.api import files as files_api
 from openhep.web.api import records as records_api
 from openhep.web.pages import docs as docs_pages
 from openhep.web.pages import errors as error_pages
+from openhep.web.pages import histograms as histogram_pages
 from openhep.web.pages import home as home_pages
 from openhep.web.pages import news as news_pages
 from openhep.web.pages import records as records_pages
@@ -102,9 +104,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "removed %s (%d bytes), left by %s", orphan.path, orphan.size, orphan.writer
             )
         app.state.portal = portal
+        # Histograms: its executor (a process pool by default) starts at the first job.
+        app.state.analyst = Analyst(portal, settings)
         try:
             yield
         finally:
+            app.state.analyst.close()
             portal.close()
 
     app = _Portal(
@@ -162,7 +167,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(records_api.router)
     app.include_router(files_api.router)
+    app.include_router(analysis_api.router)
     app.include_router(records_pages.router)
+    app.include_router(histogram_pages.router)
     app.include_router(home_pages.router)
     app.include_router(search_pages.router)
     app.include_router(docs_pages.router)

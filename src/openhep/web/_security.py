@@ -32,6 +32,11 @@ PAGE_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
+#: The histogram page: the page policy, but plotly.js may write its own style elements (the
+#: rules of its mode bar and hover labels, created at run time, so no hash can name them).
+#: Script stays the portal's own files only; record data on the page is escaped text, so no
+#: markup of a record's can carry a style there.
+HISTOGRAM_PAGE_POLICY = PAGE_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 #: Stored files, file indices, JSON, XML: nothing loads, nothing runs, nothing frames them. An
 #: image or plain text shown in the browser needs none of it (the browser draws the document
 #: itself); ``sandbox`` without ``allow-scripts`` stops script even in a same-origin document.

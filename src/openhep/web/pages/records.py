@@ -27,7 +27,7 @@ from openhep.model import (
     RecordFile,
     is_index_file,
 )
-from openhep.services import NamingRecord, RecordView
+from openhep.services import NamingRecord, RecordView, analysable_files
 from openhep.web._deps import base_url, portal
 from openhep.web._downloads import download_urls
 from openhep.web.pages._links import path_recids, site_links
@@ -635,6 +635,10 @@ def record_context(
         "web_links": _links(record.links, titles, site),
         "repository": _repository(record, site),
         **_files_box(view, record, urls, root=root, files_page=files_page, version_arg=version_arg),
+        # Records with ROOT or CSV files have a histogram page (of their current version).
+        "histograms_url": f"{root}/visualise/histograms/{recid}"
+        if analysable_files(record)
+        else None,
         **_licence(record),
         "version": view.stored.version,
         "versions": versions,
