@@ -38,6 +38,8 @@ MARKERS = {
     "postgres": "needs a PostgreSQL server (throwaway cluster from initdb/pg_ctl)",
     "xrootd": "needs an XRootD server (xrootd-server)",
     "browser": "needs a headless browser (chromium)",
+    "dask": "needs a Dask scheduler and workers (dask[distributed], started by the test)",
+    "nginx": "needs nginx (a throwaway server over a directory)",
     "slow": "slow test",
 }
 

@@ -40,6 +40,14 @@ ENVIRONMENT = {
     "OPENHEP_MAX_CONNECTIONS": "open connections each server process holds; beyond it the"
     " longest-idle one is closed, or the new one if none is idle (default: 10000, or fewer if"
     " the open-files limit is lower)",
+    "OPENHEP_ANALYSIS_WORKERS": "processes a histogram job runs its chunks on (default: one per"
+    " CPU)",
+    "OPENHEP_DASK_SCHEDULER": "tcp://host:port of a Dask distributed scheduler to send"
+    " histogram chunks to instead of local processes (default: none)",
+    "OPENHEP_ANALYSIS_TIMEOUT": "seconds a histogram job may run before it is stopped (default:"
+    " 300)",
+    "OPENHEP_ANALYSIS_CACHE": "where histogram answers are kept by content: on, off or a"
+    " directory (default: on, analysis-cache/ in home)",
 }
 
 
@@ -69,6 +77,13 @@ class Settings:
     keepalive_timeout_s: int = 5
     #: None: as many as the open-files limit allows, at most DEFAULT_MAX_CONNECTIONS.
     max_connections: int | None = None
+    #: None: one analysis worker process per CPU.
+    analysis_workers: int | None = None
+    #: A Dask scheduler (tcp://host:port) for histogram chunks; None: local processes.
+    dask_scheduler: str | None = None
+    analysis_timeout: float = 300.0
+    #: "on" (analysis-cache/ in home), "off", or a directory.
+    analysis_cache: str = "on"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -108,6 +123,14 @@ class Settings:
                 if env.get("OPENHEP_MAX_CONNECTIONS")
                 else None
             ),
+            analysis_workers=(
+                _count(env, "OPENHEP_ANALYSIS_WORKERS", 0, 1, 1024)
+                if (env.get("OPENHEP_ANALYSIS_WORKERS") or "").strip()
+                else None
+            ),
+            dask_scheduler=_dask_scheduler(env),
+            analysis_timeout=_seconds(env, "OPENHEP_ANALYSIS_TIMEOUT", 300.0),
+            analysis_cache=_analysis_cache(env),
         )
 
     @property
@@ -116,6 +139,15 @@ class Settings:
         if self.database_url:
             return normalize_database_url(self.database_url)
         return f"sqlite:///{(self.home / 'catalog.sqlite').resolve()}"
+
+    @property
+    def analysis_cache_dir(self) -> Path | None:
+        """Where histogram answers are kept (None: the cache is off)."""
+        if self.analysis_cache == "off":
+            return None
+        if self.analysis_cache == "on":
+            return self.home / "analysis-cache"
+        return Path(self.analysis_cache)
 
     @property
     def uses_sqlite_file(self) -> bool:
@@ -156,3 +188,29 @@ def normalize_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url.removeprefix(prefix)
     return url
+
+
+_DASK_ADDRESS = re.compile(r"^(tcp|tls)://[A-Za-z0-9._\-\[\]:]{1,253}:[0-9]{1,5}$")
+
+
+def _dask_scheduler(env: Mapping[str, str]) -> str | None:
+    value = (env.get("OPENHEP_DASK_SCHEDULER") or "").strip()
+    if not value:
+        return None
+    if not _DASK_ADDRESS.match(value):
+        raise ValueError(
+            f"OPENHEP_DASK_SCHEDULER={value[:100]!r}: give the scheduler's address as"
+            " tcp://host:port (or tls://host:port), or nothing for local processes"
+        )
+    return value
+
+
+def _analysis_cache(env: Mapping[str, str]) -> str:
+    value = (env.get("OPENHEP_ANALYSIS_CACHE") or "").strip()
+    if not value or value.lower() in ("on", "1", "true", "yes"):
+        return "on"
+    if value.lower() in ("off", "0", "false", "no"):
+        return "off"
+    if "\0" in value or len(value) > 4096:
+        raise ValueError("OPENHEP_ANALYSIS_CACHE: give on, off or a directory")
+    return value
