@@ -302,7 +302,9 @@ def run_coffea(path: Path, step: int, workers: int) -> Filled:
     """Baseline (b): coffea's processor (bench/_coffea_dimuon.py)."""
     from bench import _coffea_dimuon
 
-    output = _coffea_dimuon.run(str(path), TREE, step, workers, BINS, *RANGE)
+    # coffea draws its progress bars (rich) on stdout, where the one JSON line goes.
+    with contextlib.redirect_stdout(sys.stderr):
+        output = _coffea_dimuon.run(str(path), TREE, step, workers, BINS, *RANGE)
     return Filled.of_hist(output["mass"], output["events"])
 
 
