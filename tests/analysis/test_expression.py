@@ -65,6 +65,15 @@ def test_opposite_charge_dimuon_mass_equals_a_direct_computation(anchors: Path) 
     assert 0 < opposite.sum() < len(arrays)
     got = ak.to_numpy(mass[selected])
     np.testing.assert_array_equal(got, ak.to_numpy(expected))
+    # Evaluated on the selected events only (arrays[mask], as an executor may do): the same.
+    compiled = compile_expression("mass(Muon[0], Muon[1])", columns(anchors, DOUBLE_MU))
+    chosen = compiled.evaluate(arrays[opposite])
+    np.testing.assert_array_equal(ak.to_numpy(chosen), ak.to_numpy(expected))
+    both = compile_expression("nMuon * 10 + Muon[1].charge", columns(anchors, DOUBLE_MU))
+    picked = arrays[opposite]
+    assert ak.to_list(both.evaluate(picked)) == ak.to_list(
+        picked.nMuon * 10 + picked.Muon_charge[:, 1]
+    )
 
 
 def test_muon_one_is_none_where_there_is_one_muon(anchors: Path) -> None:
@@ -401,3 +410,24 @@ def test_compiled_expressions_pickle_and_take_empty_chunks(anchors: Path) -> Non
         assert len(compiled.evaluate(chunk[:0])) == 0
     with pytest.raises(KeyError, match="Muon_mass"):
         compile_expression("mass(Muon[0])", nano).evaluate(arrays[["Muon_pt"]])
+
+
+def test_columns_with_missing_values(anchors: Path) -> None:
+    """A CSV read through pyarrow may give nullable columns: None there is an unknown value."""
+    arrays = events(anchors, ZMUMU)
+    nullable = ak.zip(
+        {"M": ak.mask(arrays.M, arrays.M > 80), "Q1": arrays.Q1, "Q2": arrays.Q2}, depth_limit=1
+    )
+    compiled = compile_expression("M * 2", columns(anchors, ZMUMU))
+    doubled = compiled.evaluate(nullable)
+    expected = [m * 2 if m > 80 else None for m in ak.to_list(arrays.M)]
+    assert ak.to_list(doubled) == pytest.approx(expected)
+    selection = compile_expression("M > 90 or Q1 == Q2", columns(anchors, ZMUMU), role="selection")
+    chosen = ak.to_list(selection.evaluate(nullable))
+    for m, q1, q2, got in zip(
+        ak.to_list(arrays.M), ak.to_list(arrays.Q1), ak.to_list(arrays.Q2), chosen, strict=True
+    ):
+        if q1 == q2:
+            assert got is True
+        else:
+            assert got == (m > 90 if m > 80 else None)

@@ -167,10 +167,7 @@ class CompiledExpression:
             raise KeyError(f"arrays lack the columns {', '.join(missing)}")
         context = _Context(arrays)
         with np.errstate(all="ignore"):
-            result = fn.broadcast(self._run(context), context.length)
-            if self.role == "value":
-                result = fn.nan_to_none(result)
-        return result
+            return fn.finish(self._run(context), context.length, self.role)
 
 
 # -- the types of the checker --------------------------------------------------------------------
@@ -436,17 +433,17 @@ class _Checker:
                     " number: compare it first, e.g. x > 0",
                     node,
                 )
-            return self.apply(np.logical_not, [operand], "bool", None)
+            return self.apply(fn.negate, [operand], "bool", None)
         number = self.numeric(operand)
         if isinstance(op, ast.UAdd):
             return number
-        return self.apply(np.negative, [number], number.kind, None)
+        return self.apply(fn.elementwise(np.negative), [number], number.kind, None)
 
     def numeric(self, value: _Value) -> _Value:
         """Booleans as 0/1 integers: numpy would add booleans as 'or'."""
         if value.kind != "bool":
             return value
-        return self.apply(lambda x: fn.astype(x, np.int64), [value], "int", None)
+        return self.apply(fn.cast(np.int64), [value], "int", None)
 
     def apply(
         self,
@@ -486,12 +483,12 @@ class _Checker:
             kind = "float"
         elif isinstance(node.op, ast.Pow):
             # Integer powers overflow silently and refuse negative exponents: floats do neither.
-            left = self.apply(lambda x: fn.astype(x, np.float64), [left], "float", None)
-            right = self.apply(lambda x: fn.astype(x, np.float64), [right], "float", None)
+            left = self.apply(fn.cast(np.float64), [left], "float", None)
+            right = self.apply(fn.cast(np.float64), [right], "float", None)
             kind = "float"
         else:
             kind = "float" if "float" in (left.kind, right.kind) else "int"
-        return self.apply(ufunc, [left, right], kind, where)
+        return self.apply(fn.elementwise(ufunc), [left, right], kind, where)
 
     def visit_boolean(self, node: ast.BoolOp) -> _Value:
         op = "and" if isinstance(node.op, ast.And) else "or"
@@ -530,7 +527,8 @@ class _Checker:
             ufunc = _COMPARISONS.get(type(op))
             if ufunc is None:
                 self.fail(_OPERATOR_HINTS.get(type(op), "this comparison is not supported"), where)
-            parts.append(self.apply(ufunc, [values[index], values[index + 1]], "bool", where))
+            comparison = fn.elementwise(ufunc)
+            parts.append(self.apply(comparison, [values[index], values[index + 1]], "bool", where))
         if len(parts) == 1:
             return parts[0]
         return self.logic("and", parts, node)
@@ -587,9 +585,9 @@ class _Checker:
         ]
         if name == "abs":
             kind = values[0].kind
-            return self.apply(fn.MATH[name], values, kind, node.func)
+            return self.apply(fn.elementwise(fn.MATH[name]), values, kind, node.func)
         function = fn.MATH_2[name] if name in fn.MATH_2 else fn.MATH[name]
-        return self.apply(function, values, "float", node.func)
+        return self.apply(fn.elementwise(function), values, "float", node.func)
 
     def call_reduction(self, name: str, node: ast.Call, args: list[ast.expr]) -> _Value:
         if name in ("min", "max") and len(args) >= 2:
@@ -598,7 +596,7 @@ class _Checker:
                 for arg in args
             ]
             kind = "float" if any(value.kind == "float" for value in values) else "int"
-            return self.apply(lambda *xs: fn.extremum(name, xs), values, kind, node.func)
+            return self.apply(fn.extremum(name), values, kind, node.func)
         self.arity(name, node, 1, None if name in ("min", "max") else 1)
         typed = self.visit(args[0])
         if name == "count" and isinstance(typed, _CollectionRef):
@@ -635,9 +633,11 @@ class _Checker:
         if counter is not None:
             return _Value("int", False, None, lambda c: c.column(counter), frozenset([counter]))
         column = collection.fields.get("pt") or next(iter(collection.fields.values()))
-        return _Value(
-            "int", False, None, lambda c: ak.num(c.column(column), axis=1), frozenset([column])
-        )
+
+        def run(context: _Context) -> Any:
+            return fn.per_event(ak.num(context.column(column), axis=1))
+
+        return _Value("int", False, None, run, frozenset([column]))
 
     def call_builder(self, name: str, node: ast.Call, args: list[ast.expr]) -> _FourVector:
         fields = fn.BUILDERS[name]
@@ -664,15 +664,11 @@ class _Checker:
         branches = frozenset().union(*(value.branches for value in values))
         built = [[(field, value.run) for field, value in parts.items()] for parts in vectors]
 
-        def make(context: _Context) -> list[ak.Array]:
-            return [
-                fn.momentum({field: run(context) for field, run in parts}, context.length)
-                for parts in built
-            ]
+        def run(context: _Context) -> Any:
+            fields = [{field: run(context) for field, run in parts} for parts in built]
+            return fn.four_vectors(name, fields, context.length)
 
-        if deltas:
-            return _Value("float", jagged, group, lambda c: fn.delta(name, *make(c)), branches)
-        return _Value("float", jagged, group, lambda c: fn.sum_property(name, make(c)), branches)
+        return _Value("float", jagged, group, run, branches)
 
     def four_vector(
         self, typed: _Typed, node: ast.expr, function: str, *, spatial_only: bool
