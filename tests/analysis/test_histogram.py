@@ -335,3 +335,11 @@ def _same_counts(a: HistogramResult, b: HistogramResult) -> bool:
     keys = ("edges", "counts", "sumw2", "entries", "underflow", "overflow", "skipped",
             "events_read")  # fmt: skip
     return all(a.to_json()[k] == b.to_json()[k] for k in keys)
+
+
+@pytest.mark.parametrize(("lo", "hi"), [(0.0, 5e-324), (-1e307, 1e307), (1e15, 1e15 + 1)])
+def test_fill_on_extreme_ranges_counts_every_value(lo: float, hi: float) -> None:
+    values = np.array([lo, hi, -np.inf, np.inf, (lo + hi) / 2, np.nextafter(hi, -np.inf)])
+    counts = fill(values, 7, lo, hi)
+    assert counts.sum() == len(values)
+    assert counts[0] == 1 and counts[-1] == 2  # -inf below; hi and +inf above
