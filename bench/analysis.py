@@ -40,6 +40,10 @@ rounds; an untimed first pass checks the counts and warms the page cache):
   process, and split over 2 processes of a pool started before the clock;
   ``decompress_lz4_package`` (LZ4 files): the same with the ``lz4`` package's block decoder.
 
+Beside wall time, each method's CPU seconds (this process and its children: workers, the
+forkserver, coffea's pool) give ``events_per_cpu_second``, the steadier figure on a shared
+machine.
+
 Before timing, every histogramming method must give the same counts, bin for bin (with under-
 and overflow), as the 1,000 source events' histogram times the repeats; ``counts_agree`` says
 whether they did (a method that differs is reported and the run exits non-zero).
@@ -496,6 +500,12 @@ def measure_file(
         },
         "cpu_seconds": {
             m: round(statistics.median(found.cpu_seconds), 2) for m, found in measured.items()
+        },
+        # Less sensitive than wall time to what else runs on a shared machine (not immune:
+        # a busy sibling hyperthread slows a core down too).
+        "events_per_cpu_second": {
+            m: round(expected.events / max(statistics.median(found.cpu_seconds), 1e-9))
+            for m, found in measured.items()
         },
         "uncompressed_mb_s": {
             m: round(uncompressed / s / 1e6)

@@ -77,6 +77,7 @@ def test_every_method_runs_and_gives_the_same_counts(tmp_path: Path) -> None:
     assert set(result["files"]["lz4"]["events_per_s"]) == common | {"decompress_lz4_package"}
     for measured in result["files"].values():
         assert measured["disagreements"] == {}
+        assert set(measured["events_per_cpu_second"]) == set(measured["events_per_s"])
         assert measured["compression_ratio"] > 1
         assert measured["baskets"] == 6 * 3  # six branches, a basket per 1,000 events
     assert set(result["targets"]["met"]) == {"zlib", "lz4"}
