@@ -20,6 +20,8 @@ ZMUMU_COLUMNS = (
 MUON_FIELDS = ("pt", "eta", "phi", "mass", "charge")
 #: 200 events of 2015 NanoAOD simulation: run 1, six luminosity sections.
 TTBAR = "nanoAOD_2015_CMS_Open_Data_ttbar.root"
+#: 10 events of the same dataset as an RNTuple (ROOT's RNTupleImporter).
+TTBAR_RNTUPLE = "cmsopendata2015_ttbar_19980_NANOAOD_RNTupleImporter_rntuple_v1-0-0-1.root"
 #: The opposite-charge dimuon mass of the acceptance criteria.
 DIMUON_MASS = "mass(Muon[0], Muon[1])"
 OPPOSITE_CHARGE = "nMuon == 2 and Muon[0].charge != Muon[1].charge"

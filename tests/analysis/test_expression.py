@@ -216,6 +216,9 @@ def test_integers_are_signed_and_wide(anchors: Path) -> None:
     assert ak.to_list(run(anchors, DOUBLE_MU, "nMuon - 3 < 0", "selection")) == (n < 3).tolist()
     big = run(anchors, DOUBLE_MU, "nMuon + 3000000000")
     assert ak.to_list(big) == (n + 3_000_000_000).tolist()
+    assert ak.to_list(run(anchors, DOUBLE_MU, "1" + "0" * 400 + " > nMuon", "selection")) == [
+        True
+    ] * len(n)
     huge = run(anchors, DOUBLE_MU, "nMuon * 100000000000000000000000")
     assert ak.to_list(huge) == pytest.approx((n * 1e23).tolist())
     # Booleans count as 0 and 1 in arithmetic (numpy would 'or' them).
@@ -431,3 +434,14 @@ def test_columns_with_missing_values(anchors: Path) -> None:
             assert got is True
         else:
             assert got == (m > 90 if m > 80 else None)
+
+
+def test_errors_pickle_whole(anchors: Path) -> None:
+    error = error_of(anchors, "Muon_ptt")
+    again = pickle.loads(pickle.dumps(error))
+    assert isinstance(again, ExpressionError)
+    assert (again.message, again.position, again.names) == (
+        error.message,
+        error.position,
+        error.names,
+    )

@@ -43,6 +43,7 @@ LEAVES = [
     "1e-320",
     "True",
     "99999999999999999999999",
+    "1" + "0" * 320,
     "undefined_name",
 ]
 BINARY = ["+", "-", "*", "/", "**", "%", "<", "<=", "==", "!=", ">", ">=", "and", "or", "//", "&"]
@@ -227,3 +228,19 @@ def test_long_text_is_bounded(anchors: Path, length: int) -> None:
     with pytest.raises(ExpressionError) as caught:
         compile_expression(text, columns(anchors, NANO_DIMUON))
     assert caught.value.position <= length
+
+
+@SETTINGS
+@given(
+    number=st.one_of(
+        st.integers(min_value=0, max_value=10**300).map(str),
+        st.integers(min_value=0, max_value=2**1100).map(hex),
+        st.floats(min_value=0, allow_infinity=False, allow_nan=False).map(repr),
+        st.sampled_from(["1e999", "1e-999", "0.0", "1_000", "0o17", "0b101"]),
+    ),
+    template=st.sampled_from(
+        ["{0}", "nMuon * {0}", "{0} ** nMuon", "nMuon % {0}", "Muon_pt / {0}", "-{0} < MET_pt"]
+    ),
+)
+def test_any_number_literal(anchors: Path, number: str, template: str) -> None:
+    check(anchors, NANO_DIMUON, template.format(number), "value")

@@ -10,10 +10,28 @@ import awkward as ak
 import numpy as np
 import pytest
 import uproot
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from _analysis import DOUBLEMU_RNTUPLE, MUON_FIELDS, NANO_DIMUON, ZMUMU, ZMUMU_COLUMNS
+from _analysis import (
+    DOUBLEMU_RNTUPLE,
+    MUON_FIELDS,
+    NANO_DIMUON,
+    TTBAR,
+    TTBAR_RNTUPLE,
+    ZMUMU,
+    ZMUMU_COLUMNS,
+)
 from openhep.analysis import AnalysisError, Column, open_source
-from openhep.analysis._readers import plan_chunks, read_chunk
+from openhep.analysis._readers import (
+    DEFAULT_CHUNK_ENTRIES,
+    MIN_CHUNK_ENTRIES,
+    Chunk,
+    Source,
+    chunk_target,
+    plan_chunks,
+    read_chunk,
+)
 
 
 def test_nanoaod_ttree_columns(samples: Path) -> None:
@@ -70,9 +88,32 @@ def test_chunks_read_only_the_branches_asked_and_join_to_the_whole_file(samples:
 def test_default_chunks_follow_clusters_and_cover_every_entry(doublemu_ttree: Path) -> None:
     source = open_source(str(doublemu_ttree))
     assert {400, 800} <= set(source.boundaries)
-    chunks = plan_chunks(source)
-    assert chunks[0].entry_start == 0 and chunks[-1].entry_stop == 1000
+    assert _ranges(plan_chunks(source)) == [(0, 1000)]
+    # Two chunks of about 500: the cut moves to the cluster boundary at 400.
+    assert _ranges(plan_chunks(source, target=500)) == [(0, 400), (400, 1000)]
+    # Three of about 333: 400 is near enough to 333, 800 too far from 667.
+    assert _ranges(plan_chunks(source, target=333)) == [(0, 400), (400, 667), (667, 1000)]
+
+
+def _ranges(chunks: list[Chunk]) -> list[tuple[int, int]]:
     assert all(a.entry_stop == b.entry_start for a, b in itertools.pairwise(chunks))
+    return [(c.entry_start, c.entry_stop) for c in chunks]
+
+
+def test_chunks_are_balanced_for_the_workers() -> None:
+    assert chunk_target(2_000_000, 2) == 250_000  # four chunks per worker
+    assert chunk_target(1000, 2) == MIN_CHUNK_ENTRIES
+    assert chunk_target(10**9, 2) == DEFAULT_CHUNK_ENTRIES
+    # NanoAOD-like clusters of 10,000 entries: eight chunks of 250,000, cut on clusters.
+    clusters = tuple(range(0, 2_000_000, 10_000))
+    source = Source("x.root", "ttree", "Events", 2_000_000, {}, clusters)
+    ranges = _ranges(plan_chunks(source, target=250_000))
+    assert ranges == [(k * 250_000, (k + 1) * 250_000) for k in range(8)]
+    # Clusters of 300,000: cuts on them when near, else exactly where balance puts them.
+    coarse = Source("x.root", "ttree", "Events", 1_000_000, {}, (0, 300_000, 600_000, 900_000))
+    assert _ranges(plan_chunks(coarse, target=250_000)) == [
+        (0, 300_000), (300_000, 500_000), (500_000, 750_000), (750_000, 1_000_000)
+    ]  # fmt: skip
 
 
 def test_no_branches_asked_gives_the_events_and_nothing_else(samples: Path) -> None:
@@ -176,3 +217,42 @@ def test_truncated_root_file(samples: Path, tmp_path: Path) -> None:
 def test_locations_we_do_not_read(location: str) -> None:
     with pytest.raises(AnalysisError):
         open_source(location)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(keep=st.floats(0.0, 0.999))
+def test_a_truncated_file_gives_an_analysis_error_or_its_data(
+    samples: Path, tmp_path: Path, keep: float
+) -> None:
+    data = (samples / NANO_DIMUON).read_bytes()
+    path = tmp_path / "cut.root"
+    path.write_bytes(data[: int(len(data) * keep)])
+    try:
+        source = open_source(str(path))
+        parts = [read_chunk(chunk, ["Muon_pt", "nMuon"]) for chunk in plan_chunks(source)]
+    except AnalysisError:
+        return
+    # What a cut file still gives (the part cut held nothing asked) is the file's data.
+    with uproot.open(samples / NANO_DIMUON) as f:
+        whole = f["Events"].arrays(["Muon_pt", "nMuon"])
+    assert ak.to_list(ak.concatenate(parts)) == ak.to_list(whole)
+
+
+def test_ttbar_nanoaod_as_ttree_and_as_rntuple(samples: Path) -> None:
+    """The 2015 ttbar NanoAOD as a TTree (200 events) and 10 events of the same dataset
+    converted by ROOT's RNTupleImporter (collections as _collectionN): the same 947 columns,
+    read alike."""
+    ttree = open_source(str(samples / TTBAR))
+    rntuple = open_source(str(samples / TTBAR_RNTUPLE))
+    assert len(ttree.columns) == 947
+    assert {n: (c.jagged, c.kind) for n, c in rntuple.columns.items()} == {
+        n: (c.jagged, c.kind) for n, c in ttree.columns.items()
+    }
+    wanted = ["nJet", "Jet_pt", "Jet_btagDeepB", "Muon_charge", "MET_pt", "HLT_IsoMu20"]
+    (first,) = plan_chunks(rntuple)
+    for arrays in (read_chunk(first, wanted), read_chunk(plan_chunks(ttree)[0], wanted)):
+        assert arrays.fields == sorted(wanted)
+        assert ak.all(ak.num(arrays["Jet_pt"]) == arrays["nJet"])
+        assert str(ak.type(arrays["HLT_IsoMu20"])).endswith("bool")

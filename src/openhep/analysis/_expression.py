@@ -245,7 +245,8 @@ class _Checker:
         what = repr(self.source.snippet(node))
         if isinstance(typed, _CollectionRef):
             name = typed.collection.name
-            example = next(iter(typed.collection.fields), "pt")
+            fields = typed.collection.fields
+            example = "pt" if "pt" in fields else next(iter(fields), "pt")
             self.fail(
                 f"{what} is a collection, not a number ({purpose}): use a field"
                 f" ({name}.{example} or {name}_{example}), an object ({name}[0]) or"
@@ -255,7 +256,8 @@ class _Checker:
             )
         if isinstance(typed, _ObjectRef):
             name = typed.collection.name
-            example = next(iter(typed.collection.fields), "pt")
+            fields = typed.collection.fields
+            example = "pt" if "pt" in fields else next(iter(fields), "pt")
             self.fail(
                 f"{what} is an object, not a number ({purpose}): use one of its fields"
                 f" ({name}[{typed.index}].{example})"
@@ -313,7 +315,10 @@ class _Checker:
         if isinstance(value, int):
             if abs(value) <= _INT_LIMIT:
                 return _constant(np.int64(value), "int")
-            return _constant(np.float64(float(value)), "float")
+            # Past float range (a 400-digit number) is infinity, as 1e999 is.
+            return _constant(
+                np.float64(float(value) if value.bit_length() < 1024 else np.inf), "float"
+            )
         if isinstance(value, float):
             return _constant(np.float64(value), "float")
         if isinstance(value, str | bytes):

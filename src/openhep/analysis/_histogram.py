@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import threading
 import time
 import uuid
@@ -22,6 +23,7 @@ from openhep.analysis._expression import Column, CompiledExpression, compile_exp
 from openhep.analysis._readers import (
     Chunk,
     Source,
+    chunk_target,
     close_job_files,
     open_source,
     plan_chunks,
@@ -224,7 +226,11 @@ def run_histogram(
         branches |= {RUN_BRANCH, LUMI_BRANCH}
     for source in sources[1:]:
         _check_same_columns(source, first, branches)
-    chunks = [chunk for source in sources for chunk in plan_chunks(source, chunk_entries)]
+    events_total = sum(source.num_entries for source in sources)
+    target = chunk_target(events_total, _cpus() if executor is None else _workers(executor))
+    chunks = [
+        chunk for source in sources for chunk in plan_chunks(source, chunk_entries, target=target)
+    ]
     job = uuid.uuid4().hex
     lo, hi = request.range
     columns = tuple(first.columns[name] for name in sorted(first.columns))
@@ -243,7 +249,6 @@ def run_histogram(
         )
         for chunk in chunks
     ]
-    events_total = sum(source.num_entries for source in sources)
     owned: Executor | None = None
     if executor is None:
         if len(tasks) > 1:
@@ -289,7 +294,7 @@ def run_histogram(
 
 
 def histogram(
-    files: str | Sequence[str],
+    files: str | os.PathLike[str] | Sequence[str],
     expression: str,
     *,
     bins: int,
@@ -314,7 +319,7 @@ def histogram(
         tree=tree,
         validated_runs=None if validated_runs is None else ValidatedRuns.parse(validated_runs),
     )
-    found = [files] if isinstance(files, str) else files
+    found = [str(files)] if isinstance(files, str | os.PathLike) else files
     result = run_histogram(found, request, executor=executor, chunk_entries=chunk_entries)
     return result.to_hist()
 
@@ -354,6 +359,11 @@ def _timeout(seconds: float) -> float:
     if not (math.isfinite(seconds) and seconds > 0):
         raise AnalysisError("timeout: give a number of seconds above 0")
     return float(seconds)
+
+
+def _workers(executor: Executor) -> int:
+    workers = getattr(executor, "workers", 1)
+    return workers if isinstance(workers, int) and workers > 0 else 1
 
 
 def _cpus() -> int:

@@ -4,6 +4,7 @@ CSV with pyarrow)."""
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import itertools
 import threading
@@ -15,17 +16,19 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import awkward as ak
-import numpy as np
 
 from openhep.analysis._errors import AnalysisError
 from openhep.analysis._expression import Column
 
 #: The longest location accepted.
 MAX_LOCATION_LENGTH = 4096
-#: Entries a chunk holds by default: chunks follow the file's clusters and are merged up to
-#: this many (the opposite-charge dimuon mass over 500,000 NanoAOD events reads ~ 25 MB of
-#: branches; 40 chunks for 20 M events keep two workers busy to the end and progress moving).
+#: The most entries a chunk holds by default (the opposite-charge dimuon mass over 500,000
+#: NanoAOD events reads ~ 25 MB of branches): 40 chunks for 20 M events keep two workers busy
+#: to the end and progress moving.
 DEFAULT_CHUNK_ENTRIES = 500_000
+#: The fewest entries a chunk is given to have at least four chunks per worker: below it the
+#: cost of a chunk (a task sent, a file opened by a worker) outweighs balancing.
+MIN_CHUNK_ENTRIES = 50_000
 #: The largest CSV read (a CSV is parsed whole: education CSVs are a few MB).
 MAX_CSV_BYTES = 1 << 30
 #: Seconds a remote read (XRootD, HTTP) may wait on the network before it fails.
@@ -150,10 +153,14 @@ def _root_source(where: Location, directory: Any, tree: str) -> Source:
     return Source(where.text, kind, tree, num_entries, columns, boundaries)
 
 
-def plan_chunks(source: Source, chunk_entries: int | None = None) -> list[Chunk]:
+def plan_chunks(
+    source: Source, chunk_entries: int | None = None, *, target: int = DEFAULT_CHUNK_ENTRIES
+) -> list[Chunk]:
     """The file's entries cut into chunks. With ``chunk_entries`` exactly that many per
-    chunk (the last fewer); by default along the file's clusters, merged up to
-    DEFAULT_CHUNK_ENTRIES and a long cluster cut evenly (so no chunk outgrows memory)."""
+    chunk (the last fewer). By default into equal chunks of about ``target`` entries, each
+    cut moved to the nearest cluster boundary when one is within a quarter of a chunk (a
+    cut inside a cluster makes both chunks decompress its baskets; unequal chunks leave a
+    worker idle at the end)."""
     n = source.num_entries
     if n == 0:
         return []
@@ -164,18 +171,26 @@ def plan_chunks(source: Source, chunk_entries: int | None = None) -> list[Chunk]
         return [_chunk(source, a, min(a + chunk_entries, n)) for a in starts]
     if source.kind == "csv":
         return [_chunk(source, 0, n)]  # parsed whole anyway: one chunk
-    target = DEFAULT_CHUNK_ENTRIES
-    cuts = sorted({0, n, *(b for b in source.boundaries if 0 < b < n)})
-    chunks: list[Chunk] = []
-    start = 0
-    for i, cut in enumerate(cuts[1:], start=1):
-        if cut - start < target and i < len(cuts) - 1:
-            continue  # merge with the next cluster
-        pieces = max(1, round((cut - start) / target))
-        edges = np.linspace(start, cut, pieces + 1).round().astype(np.int64)
-        chunks += [_chunk(source, int(a), int(b)) for a, b in itertools.pairwise(edges)]
-        start = cut
-    return chunks
+    pieces = max(1, round(n / max(1, target)))
+    size = n / pieces
+    boundaries = sorted({b for b in source.boundaries if 0 < b < n})
+    cuts = [0]
+    for k in range(1, pieces):
+        ideal = round(k * size)
+        at = bisect.bisect_left(boundaries, ideal)
+        near = [b for b in boundaries[max(0, at - 1) : at + 1] if b > cuts[-1]]
+        best = min(near, key=lambda b: abs(b - ideal), default=None)
+        cut = best if best is not None and abs(best - ideal) <= size / 4 else ideal
+        if cuts[-1] < cut < n:
+            cuts.append(cut)
+    cuts.append(n)
+    return [_chunk(source, a, b) for a, b in itertools.pairwise(cuts)]
+
+
+def chunk_target(entries: int, workers: int) -> int:
+    """Entries per chunk for a job of ``entries`` on ``workers``: four chunks or more per
+    worker, from MIN_CHUNK_ENTRIES to DEFAULT_CHUNK_ENTRIES."""
+    return max(MIN_CHUNK_ENTRIES, min(DEFAULT_CHUNK_ENTRIES, entries // (4 * max(1, workers))))
 
 
 def read_chunk(chunk: Chunk, branches: Iterable[str], *, job: str = "") -> ak.Array:

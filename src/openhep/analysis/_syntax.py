@@ -50,6 +50,10 @@ class ExpressionError(ValueError):
     def __str__(self) -> str:
         return f"{self.message} (at character {self.position})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Raised in a worker process, it crosses back pickled: keep position and names.
+        return (type(self), (self.message, self.position, self.names))
+
     def to_json(self) -> dict[str, Any]:
         return {"error": self.message, "position": self.position, "names": list(self.names)}
 
