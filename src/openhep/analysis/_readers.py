@@ -443,7 +443,9 @@ def _csv_table(where: Location, include: Sequence[str] | None) -> Any:
     options = pyarrow.csv.ConvertOptions(include_columns=list(include) if include else None)
     # One block: column types are inferred from the whole file, not its first MiB (a column
     # of integers with a 1.5 far down would otherwise fail to convert).
-    reading = pyarrow.csv.ReadOptions(block_size=max(1 << 20, len(data) + 1))
+    # No reader threads either: the file is one block, and Arrow's pool threads still alive
+    # when a short-lived process (openhep hist) exits could abort it ("terminate called").
+    reading = pyarrow.csv.ReadOptions(block_size=max(1 << 20, len(data) + 1), use_threads=False)
     try:
         table = pyarrow.csv.read_csv(
             pa.BufferReader(data), read_options=reading, convert_options=options
