@@ -8,6 +8,7 @@ Records are the real CODP DoubleMuParked derived records; bytes a real CMS sampl
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -26,9 +28,19 @@ from openhep.catalog import CatalogState
 from openhep.model import validate_record
 from openhep.services import Portal
 from openhep.settings import Settings
-from openhep.web import create_app
-from openhep.web._cache import Answer, AnswerCache
+from openhep.web import create_app, file_indices
+from openhep.web import files as files_web
+from openhep.web._cache import CACHED_PATHS, Answer, AnswerCache, is_cached
+from openhep.web.api import files as files_api
+from openhep.web.api import records as records_api
+from openhep.web.pages import docs, home, news, search, sitemap
+from openhep.web.pages import records as records_pages
 
+#: Every module with a router (``openhep.web._app`` includes them all).
+HANDLER_MODULES = [
+    file_indices, files_web, files_api, records_api, docs, home, news, search, sitemap,
+    records_pages,
+]  # fmt: skip
 RECORDS_FILE = "cms-derived-nanoaod-outreach-DoubleMuParked.json"
 RECID = "12341"
 
@@ -379,3 +391,19 @@ def test_every_worker_of_a_live_server_sees_a_change_at_once(
                 with httpx.Client(base_url=url, trust_env=False, timeout=30.0) as fresh:
                     answer = fresh.get(path)
                 assert "Changed by another process" in answer.text, path
+
+
+def test_every_path_the_cache_names_has_a_cached_handler(home: Path) -> None:
+    """The middleware offers the cache to the paths of CACHED_PATHS; only a handler wrapped in
+    ``cached`` looks in it (and lets its answer be kept): the two lists must agree, both ways."""
+    app = create_app(Settings(home=home))
+    routers = [app, *(module.router for module in HANDLER_MODULES)]
+    named = 0
+    for route in (route for router in routers for route in router.routes):
+        if not isinstance(route, APIRoute) or "GET" not in route.methods:
+            continue
+        sample = re.sub(r"\{(\w+)\}", lambda m: "12341" if m[1] == "recid" else "a", route.path)
+        sample = sample.replace("records-a.xml", "records-1.xml")
+        assert bool(CACHED_PATHS.match(sample)) == is_cached(route.endpoint), route.path
+        named += bool(CACHED_PATHS.match(sample))
+    assert named >= 15
