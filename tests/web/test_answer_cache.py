@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -407,3 +408,39 @@ def test_every_path_the_cache_names_has_a_cached_handler(home: Path) -> None:
         assert bool(CACHED_PATHS.match(sample)) == is_cached(route.endpoint), route.path
         named += bool(CACHED_PATHS.match(sample))
     assert named >= 15
+
+
+def test_an_answer_kept_while_a_request_waited_is_served_by_its_handler(
+    client: TestClient,
+) -> None:
+    """A request that found nothing kept when it arrived looks again in its handler's thread:
+    an answer another request kept meanwhile is served (x-cache: hit), not computed again."""
+    portal = portal_of(client)
+    real_state = portal.answer_state
+    entered, release = threading.Event(), threading.Event()
+    calls = 0
+    lock = threading.Lock()
+
+    def answer_state() -> Any:
+        nonlocal calls
+        with lock:
+            calls += 1
+            first = calls == 1
+        if first:  # the waiting request: held until the other one's answer is kept
+            entered.set()
+            release.wait(60.0)
+        return real_state()
+
+    portal.answer_state = answer_state  # type: ignore[method-assign]
+    path = f"/record/{RECID}"
+    answers: list[httpx.Response] = []
+    waiting = threading.Thread(target=lambda: answers.append(client.get(path)))
+    waiting.start()
+    assert entered.wait(60.0), "the cache never read the catalogue's state"
+    other = client.get(path)
+    release.set()
+    waiting.join(60.0)
+    [waited] = answers
+    assert other.headers["x-cache"] == "miss"
+    assert (waited.headers["x-cache"], waited.content) == ("hit", other.content)
+    assert calls == 2
