@@ -7,7 +7,11 @@ Records are the real CODP DoubleMuParked derived records; bytes a real CMS sampl
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
+import re
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,17 +21,19 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute, APIRouter
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import openhep.web
 from _services.serve import run_openhep, serving
 from openhep.catalog import CatalogState
 from openhep.model import validate_record
 from openhep.services import Portal
 from openhep.settings import Settings
 from openhep.web import create_app
-from openhep.web._cache import Answer, AnswerCache
+from openhep.web._cache import CACHED_PATHS, Answer, AnswerCache, is_cached
 
 RECORDS_FILE = "cms-derived-nanoaod-outreach-DoubleMuParked.json"
 RECID = "12341"
@@ -379,3 +385,64 @@ def test_every_worker_of_a_live_server_sees_a_change_at_once(
                 with httpx.Client(base_url=url, trust_env=False, timeout=30.0) as fresh:
                     answer = fresh.get(path)
                 assert "Changed by another process" in answer.text, path
+
+
+def test_every_path_the_cache_names_has_a_cached_handler(home: Path) -> None:
+    """The middleware offers the cache to the paths of CACHED_PATHS; only a handler wrapped in
+    ``cached`` looks in it (and lets its answer be kept): the two lists must agree, both ways."""
+    app = create_app(Settings(home=home))
+    # Every router of openhep.web's modules (FastAPI keeps included ones out of app.routes).
+    modules = [
+        importlib.import_module(found.name)
+        for found in pkgutil.walk_packages(openhep.web.__path__, "openhep.web.")
+    ]
+    routers = [
+        app,
+        *(m.router for m in modules if isinstance(getattr(m, "router", None), APIRouter)),
+    ]
+    assert len(routers) >= 11
+    named = 0
+    for route in (route for router in routers for route in router.routes):
+        if not isinstance(route, APIRoute) or "GET" not in route.methods:
+            continue
+        sample = re.sub(r"\{(\w+)\}", lambda m: "12341" if m[1] == "recid" else "a", route.path)
+        sample = sample.replace("records-a.xml", "records-1.xml")
+        assert bool(CACHED_PATHS.match(sample)) == is_cached(route.endpoint), route.path
+        named += bool(CACHED_PATHS.match(sample))
+    assert named >= 15
+
+
+def test_an_answer_kept_while_a_request_waited_is_served_by_its_handler(
+    client: TestClient,
+) -> None:
+    """A request that found nothing kept when it arrived looks again in its handler's thread:
+    an answer another request kept meanwhile is served (x-cache: hit), not computed again."""
+    portal = portal_of(client)
+    real_state = portal.answer_state
+    entered, release = threading.Event(), threading.Event()
+    calls = 0
+    lock = threading.Lock()
+
+    def answer_state() -> Any:
+        nonlocal calls
+        with lock:
+            calls += 1
+            first = calls == 1
+        if first:  # the waiting request: held until the other one's answer is kept
+            entered.set()
+            release.wait(60.0)
+        return real_state()
+
+    portal.answer_state = answer_state  # type: ignore[method-assign]
+    path = f"/record/{RECID}"
+    answers: list[httpx.Response] = []
+    waiting = threading.Thread(target=lambda: answers.append(client.get(path)))
+    waiting.start()
+    assert entered.wait(60.0), "the cache never read the catalogue's state"
+    other = client.get(path)
+    release.set()
+    waiting.join(60.0)
+    [waited] = answers
+    assert other.headers["x-cache"] == "miss"
+    assert (waited.headers["x-cache"], waited.content) == ("hit", other.content)
+    assert calls == 2

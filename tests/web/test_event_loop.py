@@ -1,6 +1,6 @@
 """No blocking call on the event loop: a request whose catalogue or index work is slow holds up
 no other request (the handlers are plain ``def``, run in the thread pool; the answer cache
-reads the catalogue's state there too)."""
+reads the catalogue's state in the handler's thread)."""
 
 from __future__ import annotations
 
@@ -80,6 +80,53 @@ def test_a_slow_search_does_not_hold_up_fast_requests(app_client: TestClient) ->
     assert set(statuses.values()) == {200}, statuses
     # Every fast request was answered while the slow one was still waiting.
     assert finished[-1] == f"/api/records/?q={SLOW}", finished
+
+
+def test_a_slow_read_of_the_catalogue_state_does_not_hold_up_other_requests(
+    app_client: TestClient,
+) -> None:
+    """The answer cache reads the catalogue's state for every cacheable request (in the
+    handler's thread): the first read made slow, the other requests are answered meanwhile."""
+    portal: Portal = app_client.app.state.portal  # type: ignore[attr-defined]
+    first = portal.search(SearchRequest(size=1)).hits[0].recid
+    entered, release = threading.Event(), threading.Event()
+    real_state = portal.answer_state
+    calls = 0
+    lock = threading.Lock()
+
+    def answer_state() -> Any:
+        nonlocal calls
+        with lock:
+            calls += 1
+            slow = calls == 1
+        if slow:
+            entered.set()
+            release.wait(PATIENCE_S)
+        return real_state()
+
+    portal.answer_state = answer_state  # type: ignore[method-assign]
+    finished: list[str] = []
+
+    def get(path: str) -> None:
+        response = app_client.get(path)
+        assert response.status_code == 200, path
+        with lock:
+            finished.append(path)
+
+    slow = threading.Thread(target=get, args=("/api/records/?q=muon",))
+    slow.start()
+    assert entered.wait(PATIENCE_S), "the cache never read the catalogue's state"
+    fast = [f"/api/records/{first}", f"/record/{first}", "/search?q=higgs"]
+    threads = [threading.Thread(target=get, args=(path,)) for path in fast]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(PATIENCE_S)
+    release.set()
+    slow.join(PATIENCE_S)
+    assert sorted(finished) == sorted([*fast, "/api/records/?q=muon"])
+    assert finished[-1] == "/api/records/?q=muon", finished
+    assert calls == 4
 
 
 @pytest.mark.parametrize("threads", [1, 3])

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
 from openhep.catalog._schema import generations, replicas
 
@@ -97,7 +97,7 @@ class Replicas:
         with self.engine.connect() as conn:
             for start in range(0, len(paths), _CHUNK):
                 chunk = paths[start : start + _CHUNK]
-                for row in conn.execute(select(replicas).where(replicas.c.path.in_(chunk))):
+                for row in conn.execute(_MANY, {"paths": chunk}):
                     found[row.path] = _replica(row)
         return found
 
@@ -139,3 +139,7 @@ class Replicas:
         with self._writer() as conn:
             if conn.execute(delete(replicas).where(replicas.c.path == path)).rowcount:
                 bump_replicas_generation(conn)
+
+
+#: The replicas at a list of paths: built once (building a statement costs more than running it).
+_MANY = select(replicas).where(replicas.c.path.in_(bindparam("paths", expanding=True)))

@@ -4,13 +4,25 @@ Every answer of the portal's pages (home, search, record, sitemap, docs, news) a
 record API (``/api/records/``, ``/api/records/<recid>``, its versions) is a function of the
 request and of four things only: the catalogue's change log, the state of the replicas
 (a file found corrupt changes what a record shows), the documents held (a record links a doc
-only when it is held here) and the time, through embargoes. This
-middleware keeps successful answers in memory under the request (path, query, host, scheme,
+only when it is held here) and the time, through embargoes. The
+cache keeps successful answers in memory under the request (path, query, host, scheme,
 ``Accept``) and serves them again while the catalogue's state — read with one cheap query per
-request, :meth:`openhep.services.Portal.answer_state`, in the thread pool like every other
-catalogue read (on PostgreSQL it is a round trip: never on the event loop) — is the one they
-were computed at and no embargo has ended since. Any change empties it; the next request
-recomputes its answer.
+request, :meth:`openhep.services.Portal.answer_state` (on PostgreSQL a round trip: never on the
+event loop) — is the one they were computed at and no embargo has ended since. Any change
+empties it; the next request recomputes its answer.
+
+Two halves, so that a request costs one trip to the thread pool, hit or miss (each trip costs
+~0.1 ms of CPU and a hand-over of the GIL, as much as a fifth of a record read):
+
+* :class:`AnswerCacheMiddleware` (on the event loop, no blocking call there) computes the
+  request's key. If an answer is kept under it, it reads the catalogue's state in the thread
+  pool and serves the answer if still good (before FastAPI's routing: a hit costs the least).
+  Otherwise it leaves a :class:`Lookup` in the ASGI scope and keeps the answer it sees sent.
+* :func:`cached` wraps each handler whose path :data:`CACHED_PATHS` names. In the handler's
+  thread, before the handler's work, it reads the catalogue's state (unless the middleware
+  did), empties the cache if that changed and answers from it if another request has kept the
+  answer since; otherwise it runs the handler. A path whose handler is
+  not wrapped is never kept (``tests/web/test_answer_cache.py`` checks they match).
 
 What is never kept: anything but ``GET``; requests with credentials, cookies, ``Range`` or
 conditional headers; answers other than 200, answers that set cookies or say ``no-store``,
@@ -21,14 +33,19 @@ process; 0 turns it off). Served answers carry ``x-cache: hit``, kept ones ``x-c
 
 from __future__ import annotations
 
-import math
+import functools
+import inspect
 import re
+import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar, cast
 
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openhep.catalog import CatalogState
@@ -120,6 +137,11 @@ class AnswerCache:
         self.until = 0.0
         self.epoch += 1
 
+    def has(self, key: Key) -> bool:
+        """Whether an answer is kept under ``key`` (of some state: :meth:`scope` says if it
+        is still good)."""
+        return key in self._answers
+
     def get(self, key: Key) -> Answer | None:
         found = self._answers.get(key)
         if found is not None:
@@ -172,12 +194,124 @@ def _keepable(message: Message) -> bool:
     return True
 
 
+#: Where the middleware leaves a request's :class:`Lookup` in the ASGI scope.
+_SCOPE_KEY = "openhep.answer_cache"
+
+
+class Lookup:
+    """One request's dealings with the cache: its key, and what the handler's thread found
+    (``epoch`` stays None if no :func:`cached` handler looked: the answer is not kept)."""
+
+    __slots__ = ("cache", "epoch", "hit", "key", "lock", "looked")
+
+    def __init__(self, cache: AnswerCache, lock: threading.Lock, key: Key) -> None:
+        self.cache = cache
+        self.lock = lock
+        self.key = key
+        self.epoch: int | None = None
+        self.hit = False
+        self.looked = False  # find() was called: the answer is computed without a second look
+
+    def find(self, portal: Portal) -> Answer | None:
+        """The kept answer, or None (then :attr:`epoch` says which state the answer to compute
+        belongs to). Blocking: the catalogue's state is read. Called in a worker thread, or in
+        the thread pool."""
+        self.looked = True
+        state = portal.answer_state()
+        if state is None:
+            return None  # no state to keep it under: computed, not kept (epoch stays None)
+        now = time.time()
+        cache = self.cache
+        with self.lock:
+            keeps = cache.holds(state, now)
+            if keeps:
+                self.epoch = cache.epoch
+                found = cache.get(self.key)
+        if not keeps:
+            # The next embargo's end is read only when the cache is to be emptied (outside the
+            # lock: a catalogue read). Another thread may have emptied it meanwhile: scope()
+            # then keeps what that one started.
+            until = _next_release(portal)
+            with self.lock:
+                self.epoch = cache.scope(state, now, lambda: until)
+                found = cache.get(self.key)
+        self.hit = found is not None
+        return found
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _served(answer: Answer) -> Response:
+    response = Response(answer.body, status_code=answer.status)
+    response.raw_headers = [*answer.headers, _HIT]
+    return response
+
+
+def _lookup(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Lookup, Portal] | None:
+    """The request's :class:`Lookup` and portal, unless there is none or it was looked at."""
+    request = kwargs.get("request")
+    if request is None:
+        request = next((a for a in args if isinstance(a, Request)), None)
+    if not isinstance(request, Request):
+        return None
+    lookup = request.scope.get(_SCOPE_KEY)
+    portal: Portal | None = getattr(request.app.state, "portal", None)
+    if not isinstance(lookup, Lookup) or lookup.looked or portal is None:
+        return None
+    return lookup, portal
+
+
+def cached(handler: Callable[P, R]) -> Callable[P, R]:
+    """Answer ``handler``'s requests from the cache when it holds their answer (see the module
+    docstring). ``handler`` takes the :class:`~starlette.requests.Request` (as ``request``);
+    a plain ``def`` handler looks in its own thread, an ``async def`` one in the thread pool."""
+    if inspect.iscoroutinefunction(handler):
+        run = cast(Callable[..., Awaitable[Any]], handler)
+
+        @functools.wraps(handler)
+        async def wrapped_async(*args: Any, **kwargs: Any) -> Any:
+            found = _lookup(args, kwargs)
+            if found is not None:
+                lookup, portal = found
+                answer = await run_in_threadpool(lookup.find, portal)
+                if answer is not None:
+                    return _served(answer)
+            return await run(*args, **kwargs)
+
+        wrapped_async.answer_cache = True  # type: ignore[attr-defined]
+        return cast(Callable[P, R], wrapped_async)
+
+    @functools.wraps(handler)
+    def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
+        found = _lookup(args, kwargs)
+        if found is not None:
+            lookup, portal = found
+            answer = lookup.find(portal)
+            if answer is not None:
+                return cast(R, _served(answer))
+        return handler(*args, **kwargs)
+
+    wrapped.answer_cache = True  # type: ignore[attr-defined]
+    return wrapped
+
+
+def is_cached(handler: Callable[..., Any]) -> bool:
+    """Whether ``handler`` was wrapped by :func:`cached`."""
+    return getattr(handler, "answer_cache", False) is True
+
+
 class AnswerCacheMiddleware:
-    """The ASGI middleware serving :class:`AnswerCache` (the portal is ``app.state.portal``)."""
+    """The ASGI half of :class:`AnswerCache`: it offers each cacheable request a
+    :class:`Lookup` and keeps the answer a :func:`cached` handler computed."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.cache = AnswerCache(max_bytes)
+        # Lookups run in worker threads; answers are kept on the event loop. Held for a few
+        # dictionary operations, never across a read.
+        self.lock = threading.Lock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -188,36 +322,25 @@ class AnswerCacheMiddleware:
             await self.app(scope, receive, send)
             return
         key = _key(scope)
-        portal: Portal | None = getattr(scope["app"].state, "portal", None)
-        state = None
-        if key is not None and portal is not None:
-            # A catalogue read (and maybe an index refresh): in the thread pool.
-            state = await run_in_threadpool(portal.answer_state)
-        if key is None or state is None or portal is None:
+        if key is None:
             await self.app(scope, receive, send)
             return
-        cache = self.cache
-        now = time.time()
-        until = None if cache.holds(state, now) else await run_in_threadpool(_next_release, portal)
-        # The next embargo's end is read (in the thread pool) only when the cache is to be
-        # emptied. When holds() said yes, nothing awaits before scope(), which keeps the cache
-        # and never asks for it (hence no fallback read on the loop).
-        epoch = cache.scope(state, now, lambda: until if until is not None else math.inf)
-        found = cache.get(key)
-        if found is not None:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": found.status,
-                    "headers": [*found.headers, _HIT],
-                }
-            )
-            await send({"type": "http.response.body", "body": found.body})
-            return
-        await self._answer_and_keep(scope, receive, send, key, epoch)
+        lookup = Lookup(self.cache, self.lock, key)
+        portal: Portal | None = getattr(scope["app"].state, "portal", None)
+        if portal is not None and self.cache.has(key):
+            # Likely a hit: served from here, in one trip to the pool, without routing. (The
+            # catalogue may have changed: then the handler computes it, with no second look.)
+            found = await run_in_threadpool(lookup.find, portal)
+            if found is not None:
+                start = {"type": "http.response.start", "status": found.status}
+                await send({**start, "headers": [*found.headers, _HIT]})
+                await send({"type": "http.response.body", "body": found.body})
+                return
+        scope[_SCOPE_KEY] = lookup  # read by the handler (through its Request)
+        await self._answer_and_keep(scope, receive, send, lookup)
 
     async def _answer_and_keep(
-        self, scope: Scope, receive: Receive, send: Send, key: Key, epoch: int
+        self, scope: Scope, receive: Receive, send: Send, lookup: Lookup
     ) -> None:
         start: Message | None = None
         chunks: list[bytes] = []
@@ -227,7 +350,9 @@ class AnswerCacheMiddleware:
         async def capture(message: Message) -> None:
             nonlocal start, size, keep
             if message["type"] == "http.response.start":
-                keep = _keepable(message)
+                # Served from the cache (it carries x-cache: hit), or computed without a look
+                # at the cache (the epoch to keep it in is unknown): passed on as it is.
+                keep = lookup.epoch is not None and not lookup.hit and _keepable(message)
                 if keep:
                     start = message
                     message = {**message, "headers": [*message.get("headers", ()), _MISS]}
@@ -242,7 +367,9 @@ class AnswerCacheMiddleware:
                     if not message.get("more_body", False) and start is not None:
                         headers = [(k, v) for k, v in start.get("headers", ())]
                         answer = Answer(start["status"], headers, b"".join(chunks))
-                        self.cache.put(key, answer, epoch)
+                        assert lookup.epoch is not None
+                        with self.lock:
+                            self.cache.put(lookup.key, answer, lookup.epoch)
             await send(message)
 
         await self.app(scope, receive, capture)

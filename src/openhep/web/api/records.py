@@ -22,6 +22,7 @@ from openhep.search import (
     SearchRequestError,
     is_true,
 )
+from openhep.web._cache import cached
 from openhep.web._deps import RecidPath, base_url, json_response, portal
 from openhep.web._downloads import download_urls
 from openhep.web._params import strict_query_params
@@ -103,6 +104,7 @@ def _version(params: QueryParams) -> int | None:
     ),
     openapi_extra={"parameters": _SEARCH_PARAMETERS},
 )
+@cached
 def search_records(request: Request) -> Response:
     params = strict_query_params(request)
     search = SearchRequest.from_params(params)
@@ -148,6 +150,7 @@ def search_records(request: Request) -> Response:
     summary="One record (CODP JSON; schema.org with Accept: ld+json)",
     openapi_extra={"parameters": _RECORD_PARAMETERS},
 )
+@cached
 def get_record(request: Request) -> Response:
     recid = request.path_params["recid"]
     if not RECID.match(recid):
@@ -178,6 +181,7 @@ def get_record(request: Request) -> Response:
 
 
 @router.get("/{recid}/versions", summary="A record's versions, oldest first")
+@cached
 def get_versions(request: Request, recid: RecidPath) -> Response:
     root = base_url(request)
     versions = portal(request).versions(recid)

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from openhep.catalog import DocumentSummary, StoredDocument
 from openhep.model import DOCUMENT_TYPES
 from openhep.services import Portal
+from openhep.web._cache import cached
 from openhep.web._deps import base_url, json_response, portal
 from openhep.web.pages import _content
 from openhep.web.pages._links import site_links
@@ -66,6 +67,7 @@ def _entry(root: str, document: DocumentSummary) -> dict[str, Any]:
 
 
 @get_and_head(router, "/docs", response_class=HTMLResponse, summary="The documentation's index")
+@cached
 def docs_index(
     request: Request, q: Q = "", experiment: Experiment = None, type: DocType = None
 ) -> HTMLResponse:
@@ -121,6 +123,7 @@ def document_html(service: Portal, root: str, document: StoredDocument) -> tuple
 
 
 @get_and_head(router, "/docs/{slug}", response_class=HTMLResponse, summary="A documentation page")
+@cached
 def docs_page(request: Request, slug: str) -> HTMLResponse:
     own = _content.page("docs", slug)
     if own is not None:
@@ -156,6 +159,7 @@ def docs_page(request: Request, slug: str) -> HTMLResponse:
 
 
 @get_and_head(router, "/glossary", response_class=HTMLResponse, summary="Terms of the field")
+@cached
 async def glossary(request: Request) -> HTMLResponse:
     return render(request, "glossary.html", page=_content.single("glossary"))
 
@@ -165,6 +169,7 @@ async def glossary(request: Request) -> HTMLResponse:
 
 
 @get_and_head(router, "/api/documents/", summary="Documentation and news pages (JSON)")
+@cached
 def documents_api(
     request: Request, q: Q = "", experiment: Experiment = None, type: DocType = None
 ) -> Response:
@@ -199,6 +204,7 @@ def documents_api(
 
 
 @get_and_head(router, "/api/documents/{slug}", summary="One documentation page (JSON)")
+@cached
 def document_api(request: Request, slug: str) -> Response:
     root = base_url(request)
     links = {"html": f"{root}/docs/{slug[:80]}", "self": f"{root}/api/documents/{slug[:80]}"}

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from openhep.search import SearchRequest
+from openhep.web._cache import cached
 from openhep.web._deps import portal
 from openhep.web.pages._render import render
 from openhep.web.pages._summary import hit_summary
@@ -33,6 +34,7 @@ LATEST = 6
 
 
 @router.get("/", response_class=HTMLResponse, summary="The home page")
+@cached
 def home_page(request: Request) -> HTMLResponse:
     # One search gives the counts (its facets) and the latest releases (its hits).
     result = portal(request).search(SearchRequest(size=LATEST, sort="mostrecent"))

@@ -10,6 +10,7 @@ from xml.sax.saxutils import escape
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
+from openhep.web._cache import cached
 from openhep.web._deps import base_url
 from openhep.web.pages import _content
 from openhep.web.pages._render import render
@@ -26,11 +27,13 @@ def rfc822(day: date) -> str:
 
 
 @get_and_head(router, "/news", response_class=HTMLResponse, summary="The portal's news")
+@cached
 async def news_index(request: Request) -> HTMLResponse:
     return render(request, "news_index.html", items=_content.pages("news"))
 
 
 @get_and_head(router, "/news/{slug}", response_class=HTMLResponse, summary="One news item")
+@cached
 async def news_item(request: Request, slug: str) -> HTMLResponse:
     found = _content.page("news", slug)
     if found is None:
@@ -39,6 +42,7 @@ async def news_item(request: Request, slug: str) -> HTMLResponse:
 
 
 @get_and_head(router, "/api/news.xml", summary="The news as an RSS 2.0 feed")
+@cached
 async def news_feed(request: Request) -> Response:
     root = base_url(request)
     items = _content.pages("news")[:FEED_ITEMS]

@@ -28,6 +28,7 @@ from openhep.model import (
     is_index_file,
 )
 from openhep.services import NamingRecord, RecordView, analysable_files
+from openhep.web._cache import cached
 from openhep.web._deps import base_url, portal
 from openhep.web._downloads import download_urls
 from openhep.web.pages._links import path_recids, site_links
@@ -656,6 +657,7 @@ def record_context(
     summary="A record's page",
     openapi_extra={"parameters": _PARAMETERS},
 )
+@cached
 def record_page(request: Request) -> HTMLResponse:
     # Parameters are read here rather than by FastAPI: its validation costs as much as a read.
     recid = request.path_params["recid"]

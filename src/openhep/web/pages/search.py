@@ -24,6 +24,7 @@ from openhep.search import (
     SearchResult,
     is_true,
 )
+from openhep.web._cache import cached
 from openhep.web._deps import portal
 from openhep.web._params import QueryStringError, strict_query_params
 from openhep.web.pages._render import query_string, render, thousands
@@ -302,6 +303,7 @@ def _year_bounds(state: State) -> tuple[str, str]:
 
 
 @router.get("/search", response_class=HTMLResponse, summary="The search page")
+@cached
 def search_page(request: Request) -> HTMLResponse:
     params = request.query_params
     state: State | None = None

@@ -14,6 +14,7 @@ from fastapi.responses import Response
 
 from openhep.catalog import DocumentSummary
 from openhep.services import Portal
+from openhep.web._cache import cached
 from openhep.web._deps import base_url, portal
 from openhep.web.pages import _content
 from openhep.web.pages._routes import get_and_head
@@ -82,6 +83,7 @@ def build_sitemap(portal: Portal, root: str) -> str:
 
 
 @get_and_head(router, "/sitemap.xml", summary="The sitemap (sitemaps.org)")
+@cached
 def sitemap(request: Request) -> Response:
     return Response(build_sitemap(portal(request), base_url(request)), media_type=MEDIA_TYPE)
 
