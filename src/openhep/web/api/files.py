@@ -101,7 +101,9 @@ def _body_chunks(stream: AsyncIterator[bytes]) -> Iterator[bytes]:
 
 
 @router.put(
-    "/{recid}/files/{key}",
+    # ``path``: a key ending in "/" must reach the handler (and be refused) rather than be
+    # redirected by Starlette's slash rule to another key, the body re-sent there.
+    "/{recid}/files/{key:path}",
     status_code=201,
     summary="Add a file to a record",
     description=(
@@ -137,6 +139,8 @@ async def put_file(
         Query(alias="type", max_length=64, pattern=r"^[A-Za-z0-9.+_-]+$", description="CODP type"),
     ] = None,
 ) -> Response:
+    if not key or "/" in key:  # as before ``path``: no upload route names a folder
+        raise HTTPException(404, "a file key has no '/': no upload route names a folder")
     await _authenticate(request, authorization)
     try:
         key = file_name(key)
