@@ -38,7 +38,7 @@ ENVIRONMENT = {
     "OPENHEP_KEEPALIVE_TIMEOUT_S": "whole seconds an idle keep-alive connection is kept open"
     " (default: 5)",
     "OPENHEP_REQUEST_THREADS": "threads each server process answers requests in (they read the"
-    " catalogue, the index and files; default: 4)",
+    " catalogue, the index and files; default: 2)",
     "OPENHEP_MAX_CONNECTIONS": "open connections each server process holds; beyond it the"
     " longest-idle one is closed, or the new one if none is idle (default: 10000, or fewer if"
     " the open-files limit is lower)",
@@ -79,7 +79,7 @@ class Settings:
     keepalive_timeout_s: int = 5
     #: None: as many as the open-files limit allows, at most DEFAULT_MAX_CONNECTIONS.
     max_connections: int | None = None
-    request_threads: int = 4
+    request_threads: int = 2
     #: None: one analysis worker process per CPU.
     analysis_workers: int | None = None
     #: A Dask scheduler (tcp://host:port) for histogram chunks; None: local processes.
@@ -121,7 +121,7 @@ class Settings:
             max_body_bytes=_count(env, "OPENHEP_MAX_BODY_BYTES", 64 << 10, 0, 1 << 40),
             head_timeout_s=_seconds(env, "OPENHEP_HEAD_TIMEOUT_S", 10.0),
             keepalive_timeout_s=_count(env, "OPENHEP_KEEPALIVE_TIMEOUT_S", 5, 1, 3600),
-            request_threads=_count(env, "OPENHEP_REQUEST_THREADS", 4, 1, 256),
+            request_threads=_count(env, "OPENHEP_REQUEST_THREADS", 2, 1, 256),
             max_connections=(
                 _count(env, "OPENHEP_MAX_CONNECTIONS", 0, 16, 1 << 24)
                 if env.get("OPENHEP_MAX_CONNECTIONS")

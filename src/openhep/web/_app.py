@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -90,9 +91,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Handlers that read the catalogue, the index or files are plain ``def``: Starlette
-        # runs them in this pool, off the event loop. Their work is mostly Python under the
-        # GIL, so a few threads answer a burst sooner than anyio's default 40 taking turns
-        # (bench/search.py at 200k records, 32 clients: docs/performance.md).
+        # runs them in this pool, off the event loop. Their work is CPU under the GIL: two
+        # threads let a fast request pass a slow one, and a costly search shares its core
+        # with one other, not 39 (anyio's default 40); at 200k records, 32 clients, two beat
+        # four at p95 in every class of bench/search.py (docs/performance.md).
         to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         portal = Portal.open(settings)
         # A stale or missing index is brought up to date before the first request.
@@ -106,11 +108,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.portal = portal
         # Histograms: its executor (a process pool by default) starts at the first job.
         app.state.analyst = Analyst(portal, settings)
+        # Everything made so far (modules, the app and its routes, templates, the portal)
+        # lives as long as the process: out of the collector's sight, an oldest-generation
+        # collection under load walks only what requests made, not the whole heap again.
+        # At 200k records, 32 clients, it cut the home page's p95 by a quarter
+        # (docs/performance.md).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
             app.state.analyst.close()
             portal.close()
+            # What the app held may now be garbage (an app made and closed in a process that
+            # goes on, as in tests): back in the collector's sight.
+            gc.unfreeze()
 
     app = _Portal(
         title="OpenHEP",
