@@ -6,6 +6,8 @@ import itertools
 import json
 import math
 
+import pytest
+
 from openhep.events import DETECTOR
 from openhep.events import _draw as draw
 
@@ -39,8 +41,8 @@ def test_towers_keep_the_front_face_and_scale_by_energy() -> None:
     assert dropped == {"below_threshold": 1, "over_count": 0}
     big, small = towers
     assert big["corners"][:4] == front
-    assert big["corners"][4][0] - 1.3 == round(draw.TOWER_MAX_LENGTH["ecal"], 4)
-    assert small["corners"][4][0] - 1.3 == round(draw.TOWER_MAX_LENGTH["ecal"] / 2, 4)
+    assert big["corners"][4][0] - 1.3 == pytest.approx(draw.TOWER_MAX_LENGTH["ecal"])
+    assert small["corners"][4][0] - 1.3 == pytest.approx(draw.TOWER_MAX_LENGTH["ecal"] / 2)
     many = [
         ("HBRecHits_V2", "HB", 1.0 + k, 0.0, 0.0, front, back) for k in range(draw.MAX_TOWERS + 7)
     ]

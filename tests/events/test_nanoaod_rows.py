@@ -64,7 +64,7 @@ def test_rows_equal_uproots_values(anchors: Path) -> None:
 
 def test_dimuon_mass_through_the_objects(anchors: Path) -> None:
     source = open_events(str(anchors / SAMPLES / "nano_dimuon.root"))
-    event = source.event(0)
+    event = next(e for e in map(source.event, range(40)) if len(e.collections["Muon"]) >= 2)
     muons = event.select(["Muon:0", "Muon:1"])
     mass, _ = invariant_mass(muons)
     a, b = muons
@@ -78,7 +78,8 @@ def test_dimuon_mass_through_the_objects(anchors: Path) -> None:
 
 
 def test_muon_paths_reach_the_muon_system(anchors: Path) -> None:
-    event = open_events(str(anchors / SAMPLES / "nano_dimuon.root")).event(0)
+    source = open_events(str(anchors / SAMPLES / "nano_dimuon.root"))
+    event = next(e for e in map(source.event, range(40)) if e.draw["muons"])
     for muon in event.draw["muons"]:
         x, y, z = muon["points"][-1]
         assert math.hypot(x, y) == pytest.approx(7.4, abs=1e-3) or abs(z) == pytest.approx(10.6)
@@ -100,8 +101,8 @@ def test_rntuple_files(anchors: Path) -> None:
             / "cmsopendata2015_ttbar_19980_NANOAOD_RNTupleImporter_rntuple_v1-0-0-1.root"
         )
     )
-    event = ttbar.event(3)
-    assert event.run == 1 and event.collections["Jet"]
+    assert ttbar.event(3).run == 1
+    assert any(ttbar.event(i).collections["Jet"] for i in range(len(ttbar)))
 
 
 def test_not_nanoaod(anchors: Path, tmp_path: Path) -> None:

@@ -82,7 +82,7 @@ class IgSource:
         self._lumis: dict[int, int | None] = {}
         try:
             self._zip = zipfile.ZipFile(handle)
-        except (zipfile.BadZipFile, EOFError, ValueError, OSError) as exc:
+        except Exception as exc:  # BadZipFile, EOFError, struct.error…: the bytes are no zip
             raise EventFileError(
                 f"{shown}: not a readable .ig file (a zip archive): {_reason(exc)}"
             ) from None
@@ -178,7 +178,8 @@ class IgSource:
         try:
             with self._zip.open(info) as entry:
                 data = entry.read(MAX_EVENT_BYTES + 1)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, RuntimeError) as exc:
+            # RuntimeError: an encrypted entry (zipfile asks for a password)
             raise EventFileError(
                 f"{where}: cannot be read (truncated or damaged): {_reason(exc)}"
             ) from None
