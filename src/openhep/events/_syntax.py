@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 import json
 import re
+import sys
 from typing import Any
 
 from openhep.events._errors import EventFileError
@@ -47,7 +48,15 @@ _OLD_STYLE_CHARACTERS = ("'", "(", ")", "\\")
 _OLD_STYLE_WORDS = re.compile(r"True|False|None")
 _TRAILING_COMMA = re.compile(r",\s*[\]}]")
 _PYTHON_CONSTANTS = {"True": "true", "False": "false", "None": "null"}
-_SINGLE_QUOTED_ESCAPES = re.compile(r"""\\(.)|(")""", re.DOTALL)
+#: A Python escape in a single-quoted string (\\xNN, \\uNNNN, \\UNNNNNNNN, octal, one character),
+#: or a bare double quote.
+_SINGLE_QUOTED_ESCAPES = re.compile(
+    r"""\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{1,3}|.)|(")""", re.DOTALL
+)
+#: Python escapes JSON writes the same way.
+_SHARED_ESCAPES = frozenset('"\\bfnrt')
+#: Python escapes JSON lacks, and what they stand for.
+_PYTHON_ONLY_ESCAPES = {"'": "'", "a": "\a", "v": "\v", "\n": ""}
 
 
 def _null(_constant: str) -> None:
@@ -56,13 +65,28 @@ def _null(_constant: str) -> None:
 
 
 def _double_quoted(body: str) -> str:
-    """A single-quoted string's body as the body of a JSON string: ``\\'`` is a plain
-    quote there and a bare ``"`` needs its backslash; other escapes JSON checks itself."""
+    """A single-quoted string's body as the body of a JSON string, read as Python reads it:
+    ``\\'`` is a plain quote, ``\\xNN``, ``\\UNNNNNNNN``, octal, ``\\a`` and ``\\v`` become the
+    characters they stand for, an unknown escape stays a backslash and its character, and a
+    bare ``"`` gets its backslash."""
 
     def one(match: re.Match[str]) -> str:
-        if match.group(2) is not None:
+        escape = match.group(1)
+        if escape is None:
             return '\\"'
-        return "'" if match.group(1) == "'" else match.group(0)
+        if escape in _SHARED_ESCAPES or escape[0] == "u":
+            return match.group(0)
+        if escape[0] in "xU":
+            code = int(escape[1:], 16)
+            if code > sys.maxunicode:
+                return json.dumps(match.group(0))[1:-1]  # not a character: kept as text
+            return json.dumps(chr(code))[1:-1]
+        if escape[0] in "01234567":
+            return json.dumps(chr(int(escape, 8)))[1:-1]
+        if escape in _PYTHON_ONLY_ESCAPES:
+            return json.dumps(_PYTHON_ONLY_ESCAPES[escape])[1:-1]
+        # Python keeps an unknown escape as it stands: a backslash and the character.
+        return json.dumps(match.group(0))[1:-1]
 
     return '"' + _SINGLE_QUOTED_ESCAPES.sub(one, body) + '"'
 
