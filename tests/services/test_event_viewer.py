@@ -86,7 +86,7 @@ def test_files_kept_open_are_bounded_and_the_evicted_closed(portal: Portal) -> N
         assert (first.total, len(first.events)) == (11, 5)
         viewer.events(DOUBLEMU_IG, None, page=1, size=5)
         assert viewer.open_files == 2
-        kept = list(viewer._open.values())  # noqa: SLF001 - the cache is what is tested
+        kept = list(viewer._open.values())  # the cache is what is tested
         viewer.events(NANO_DIMUON, None, page=1, size=5)
         assert viewer.open_files == 2
         # The least recently used (the Hto4l file) was closed and is opened again on demand.
@@ -109,7 +109,7 @@ def test_many_threads_read_events_at_once(portal: Portal) -> None:
                 answer = viewer.event(recid, None, n % 7)
                 with lock:
                     answers[(recid, n % 7)] = f"{answer['run']}:{answer['event']}"
-            except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            except BaseException as exc:  # collected for the assertion
                 errors.append(exc)
 
         threads = [threading.Thread(target=work, args=(n,)) for n in range(24)]

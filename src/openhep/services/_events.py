@@ -23,7 +23,6 @@ from openhep.events import (
     EventFileError,
     EventId,
     EventSource,
-    UnknownObjects,
     invariant_mass,
     open_events,
 )
@@ -207,6 +206,15 @@ class EventPage:
         }
 
 
+def _named(exc: EventFileError, location: str, key: str) -> EventFileError:
+    """``exc`` with the file named by its key, as the record names it: the reader names a
+    local file by the store's name for it, which means nothing to a client."""
+    stored = location.rsplit("/", 1)[-1]
+    if "://" not in location and stored != key and exc.message.startswith(stored):
+        return EventFileError(key + exc.message[len(stored) :])
+    return exc
+
+
 def _finite(number: float) -> float | None:
     return number if math.isfinite(number) else None
 
@@ -315,16 +323,19 @@ class EventViewer:
             if entry is not None:
                 self._open.move_to_end(cache_key)
                 entry.readers += 1
-        if entry is None:
-            entry = self._opened(cache_key, location, file, kind)
         try:
+            if entry is None:
+                entry = self._opened(cache_key, location, file, kind)
             yield file, entry.source
+        except EventFileError as exc:
+            raise _named(exc, location, file.key) from None
         finally:
-            with self._lock:
-                entry.readers -= 1
-                done = entry.evicted and entry.readers == 0
-            if done:
-                entry.source.close()
+            if entry is not None:
+                with self._lock:
+                    entry.readers -= 1
+                    done = entry.evicted and entry.readers == 0
+                if done:
+                    entry.source.close()
 
     def _opened(
         self, cache_key: tuple[str, str], location: str, file: RecordFile, kind: str
@@ -388,13 +399,5 @@ class EventViewer:
         ``index`` (UnknownObjects names those it does not have)."""
         with self._source(recid, key) as (_, source):
             found = source.event(index)
-        objects = {
-            str(obj.get("id")): obj for items in found.collections.values() for obj in items
-        }
-        missing = [one for one in ids if one not in objects]
-        if missing:
-            raise UnknownObjects(
-                f"ids: event {index} has no object {', '.join(repr(m) for m in missing[:10])}"
-            )
-        mass, pt = invariant_mass([objects[one] for one in ids])
+        mass, pt = invariant_mass(found.select(ids))  # UnknownObjects names the others
         return {"mass": _finite(mass), "pt": _finite(pt), "ids": ids, "index": index}

@@ -186,4 +186,3 @@ def test_the_display_fits_a_phone(events_site: str, phone_page: Page, shoot: Sho
     assert phone_page.evaluate(fits)
     shot(shoot, phone_page, "events-phone-rphi")
     assert problems == [], problems
-

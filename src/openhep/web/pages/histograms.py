@@ -36,6 +36,8 @@ DEFAULT_RANGE = ("0", "120")
 FIELDS = ("expression", "selection", "file", "tree", "bins", "lo", "hi")
 #: The longest value of a field the page puts back in its form (the API bounds them again).
 MAX_FIELD = 1000
+
+
 @router.get("/vendor/plotly-{version}.min.js", include_in_schema=False)
 def plotly_js(version: str) -> FileResponse:
     current, path = plotly_script()
