@@ -37,7 +37,7 @@ lint: install
 	$(BIN)/lint-imports
 
 # Every benchmark; each appends its JSON line to bench/results/<name>.jsonl (docs/performance.md).
-BENCHES ?= ingest search files pages floor workers load analysis
+BENCHES ?= ingest search files pages floor workers load analysis events
 bench: install system-deps
 	for name in $(BENCHES); do $(BIN)/python -m bench.$$name || exit 1; done
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from openhep.events import _detector as cms
+from openhep.events._physics import MAX_ABS_ETA
 
 #: Coordinates are rounded to 0.1 mm (metres, 4 decimals): below the display's resolution,
 #: and a third of the JSON of full doubles.
@@ -39,16 +40,31 @@ MET_MAX_LENGTH = 3.0
 Point = Sequence[float | None]
 
 
+def energy_of(pt: float, eta: float, mass: float = 0.0) -> float | None:
+    """E from pt, eta and mass; None when it does not fit a float (a nonsense eta)."""
+    try:
+        energy = math.hypot(pt * math.cosh(eta), mass)
+    except OverflowError:
+        return None
+    return energy if math.isfinite(energy) else None
+
+
+def _clamped(eta: float) -> float:
+    return max(-MAX_ABS_ETA, min(MAX_ABS_ETA, eta))
+
+
 def rounded(point: Point) -> list[float]:
     return [round(float(x or 0.0), DIGITS) for x in point]
 
 
 def path(points: Iterable[Point]) -> list[list[float]]:
-    """A polyline rounded, without repeated points, thinned to MAX_PATH_POINTS (its ends
-    kept)."""
+    """A polyline rounded, without repeated points (nor points that are not finite: paths
+    of nonsense momenta), thinned to MAX_PATH_POINTS (its ends kept)."""
     kept: list[list[float]] = []
     for point in points:
         p = rounded(point)
+        if not all(math.isfinite(c) for c in p):
+            continue
         if not kept or p != kept[-1]:
             kept.append(p)
     if len(kept) > MAX_PATH_POINTS:
@@ -92,7 +108,7 @@ def _unit(v: Point) -> list[float]:
 def jet(object_id: str, collection: str, eta: float, phi: float, energy: float) -> dict[str, Any]:
     """A cone from the interaction point along (eta, phi), longer for more energy."""
     length = min(JET_MAX_LENGTH, max(JET_MIN_LENGTH, energy * JET_METRES_PER_GEV))
-    theta = 2 * math.atan(math.exp(-eta))
+    theta = 2 * math.atan(math.exp(-_clamped(eta)))
     axis = [math.sin(theta) * math.cos(phi), math.sin(theta) * math.sin(phi), math.cos(theta)]
     return {
         "id": object_id,
@@ -120,10 +136,10 @@ def met(object_id: str, collection: str, pt: float, phi: float) -> dict[str, Any
 
 
 def photon_line(start: Point, end: Point | None, eta: float, phi: float) -> list[list[float]]:
-    """A neutral straight line from ``start`` to ``end`` (its calorimeter position), or to
-    the front of the ECAL along (eta, phi) when the file gives no position."""
+    """A neutral straight line from ``start`` to ``end`` (its calorimeter position), or on
+    to the front of the ECAL along (eta, phi) when there is no such position."""
     if end is None or any(c is None for c in end):
-        theta = 2 * math.atan(math.exp(-eta))
+        theta = 2 * math.atan(math.exp(-_clamped(eta)))
         direction = (
             math.sin(theta) * math.cos(phi),
             math.sin(theta) * math.sin(phi),
@@ -133,7 +149,7 @@ def photon_line(start: Point, end: Point | None, eta: float, phi: float) -> list
             cms.ECAL_RADIUS / max(1e-9, math.hypot(direction[0], direction[1])),
             cms.ECAL_HALF_LENGTH / max(1e-9, abs(direction[2])),
         )
-        end = tuple(reach * c for c in direction)
+        end = tuple(float(s or 0.0) + reach * c for s, c in zip(start, direction, strict=True))
     return path([start, end])
 
 
@@ -168,6 +184,8 @@ def towers(
                 [float(bb or 0.0) - float(ff or 0.0) for ff, bb in zip(f, b, strict=True)]
             )
             corners.append(rounded([float(f[k] or 0.0) + length * direction[k] for k in range(3)]))
+        if not all(math.isfinite(c) for corner in corners for c in corner):
+            continue
         drawn.append(
             {
                 "collection": collection,

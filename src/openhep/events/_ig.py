@@ -5,6 +5,7 @@ physics objects and drawing data; the last few events parsed are kept."""
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import threading
 import zipfile
@@ -12,11 +13,12 @@ import zlib
 from collections import OrderedDict
 from typing import IO, Any
 
+from openhep.events import _detector as cms
 from openhep.events import _draw as draw
 from openhep.events._errors import EventFileError, EventNotFound
 from openhep.events._igdoc import Collection, IgDocument, base_name, read_document
 from openhep.events._model import MAX_EVENT_BYTES, MAX_EVENTS, Event, EventId
-from openhep.events._physics import muon_path
+from openhep.events._physics import helix, muon_path
 from openhep.events._syntax import parse_text
 
 _ENTRY = re.compile(r"Events/Run_(\d{1,12})/Event_(\d{1,20})")
@@ -80,7 +82,7 @@ class IgSource:
         self._lumis: dict[int, int | None] = {}
         try:
             self._zip = zipfile.ZipFile(handle)
-        except (zipfile.BadZipFile, EOFError, ValueError, OSError) as exc:
+        except Exception as exc:  # BadZipFile, EOFError, struct.error…: the bytes are no zip
             raise EventFileError(
                 f"{shown}: not a readable .ig file (a zip archive): {_reason(exc)}"
             ) from None
@@ -176,7 +178,8 @@ class IgSource:
         try:
             with self._zip.open(info) as entry:
                 data = entry.read(MAX_EVENT_BYTES + 1)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as exc:
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, RuntimeError) as exc:
+            # RuntimeError: an encrypted entry (zipfile asks for a password)
             raise EventFileError(
                 f"{where}: cannot be read (truncated or damaged): {_reason(exc)}"
             ) from None
@@ -249,8 +252,6 @@ def _objects(collection: Collection, species: str) -> tuple[list[dict[str, Any]]
     """The collection's rows as physics objects: every scalar column, ``pt`` (from ``et``
     when that is what the file has), ``eta`` (from ``theta``), ``phi``; MET lies in the
     transverse plane (eta 0). Rows without finite pt, eta and phi are left out (counted)."""
-    import math
-
     objects: list[dict[str, Any]] = []
     dropped = 0
     vectors = [
@@ -268,14 +269,16 @@ def _objects(collection: Collection, species: str) -> tuple[list[dict[str, Any]]
         if species == "met":
             eta = 0.0
         phi = row.get("phi")
-        if not all(isinstance(x, int | float) for x in (pt, eta, phi)):
+        if not all(type(x) in (int, float) for x in (pt, eta, phi)):
             dropped += 1
             continue
         found["pt"], found["eta"], found["phi"] = float(pt), float(eta), float(phi)  # type: ignore[arg-type]
         if species == "photon" or species == "jet":
             found.setdefault("charge", 0 if species == "photon" else None)
             if found.get("energy") is None:
-                found["energy"] = float(pt) * math.cosh(float(eta))  # type: ignore[arg-type]
+                energy = draw.energy_of(float(pt), float(eta))  # type: ignore[arg-type]
+                if energy is not None:
+                    found["energy"] = energy
         if found.get("charge") is None:
             found.pop("charge", None)
         elif isinstance(found["charge"], float):
@@ -382,14 +385,9 @@ def _draw_paths(
 def _from_momentum(o: dict[str, Any], species: str, vertex: list[float]) -> list[Any] | None:
     """A path from the object's momentum when the file gives no points: a helix (muons on
     to the muon system), photons straight to the calorimeter."""
-    from openhep.events import _detector as cms
-    from openhep.events._physics import helix
-
     start = o.get("vertex") or vertex
-    if species == "photon":
-        return draw.photon_line(
-            vertex, o.get("vertex") if o.get("vertex") != vertex else None, o["eta"], o["phi"]
-        )
+    if species == "photon":  # iSpy's photon "pos" is its vertex: a line on to the ECAL
+        return draw.photon_line(start, None, o["eta"], o["phi"])
     charge = o.get("charge") or 0
     if o["pt"] <= 0:
         return None

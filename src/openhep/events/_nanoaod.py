@@ -141,8 +141,9 @@ class NanoAODSource:
                     continue
                 found = {k: v for k, v in found.items() if v is not None}
                 if found["type"] in ("jet", "photon"):
-                    momentum = found["pt"] * math.cosh(found["eta"])
-                    found["energy"] = math.hypot(momentum, found.get("mass", 0.0))
+                    energy = draw.energy_of(found["pt"], found["eta"], found.get("mass", 0.0))
+                    if energy is not None:
+                        found["energy"] = energy
                 objects.append(found)
                 self._draw_object(found, name, vertex, out)
             collections[name] = objects
@@ -196,7 +197,8 @@ class NanoAODSource:
                     {"id": o["id"], "collection": name, "points": draw.path(points)}
                 )
             elif species == "jet":
-                out["jets"].append(draw.jet(o["id"], name, o["eta"], o["phi"], o["energy"]))
+                energy = o.get("energy", o["pt"])
+                out["jets"].append(draw.jet(o["id"], name, o["eta"], o["phi"], energy))
         except ValueError:  # a vertex outside the detector: not drawn
             return
 

@@ -24,6 +24,9 @@ SPEED_OF_LIGHT_GEV_PER_TESLA_METRE = 0.299792458
 MUON_MASS_GEV = 0.1056583755
 ELECTRON_MASS_GEV = 0.00051099895
 SPECIES_MASS_GEV: Mapping[str, float] = {"muon": MUON_MASS_GEV, "electron": ELECTRON_MASS_GEV}
+#: The largest |eta| drawn: beyond it sinh and cosh overflow long before anything physical
+#: (CMS's forward calorimeter ends at |eta| = 5.2).
+MAX_ABS_ETA = 100.0
 #: A radius of curvature beyond this many times the boundary is drawn as a straight line
 #: (the closed form loses digits to cancellation there; the sagitta is below a micron).
 _STRAIGHT_RATIO = 1e7
@@ -69,6 +72,8 @@ def _path(
         raise ValueError("helix: pt, eta, phi, charge, field, bounds and a 3D vertex, all finite")
     if pt <= 0 or r_max <= 0 or z_max <= 0 or steps < 2:
         raise ValueError("helix: pt, r_max and z_max above 0, at least 2 steps")
+    if abs(eta) > MAX_ABS_ETA:
+        raise ValueError(f"helix: |eta| at most {MAX_ABS_ETA:g}")
     x0, y0, z0 = (float(v) for v in vertex)
     if math.hypot(x0, y0) >= r_max or abs(z0) >= z_max:
         raise ValueError("helix: the vertex must be inside the cylinder")
@@ -214,4 +219,8 @@ def invariant_mass(objects: Sequence[Mapping[str, Any]]) -> tuple[float, float]:
     four: Any = vector.array({"pt": pts, "eta": etas, "phi": phis, "mass": masses})
     energy, px, py, pz = (float(np.sum(c)) for c in (four.E, four.px, four.py, four.pz))
     # Rounding can leave a massless sum a hair below zero: its mass is 0.
-    return math.sqrt(max(0.0, energy * energy - px * px - py * py - pz * pz)), math.hypot(px, py)
+    mass = math.sqrt(max(0.0, energy * energy - px * px - py * py - pz * pz))
+    pt_sum = math.hypot(px, py)
+    if not (math.isfinite(mass) and math.isfinite(pt_sum)):
+        raise ValueError("the objects' momenta are too large to add")
+    return mass, pt_sum
