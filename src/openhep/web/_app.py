@@ -20,10 +20,11 @@ from starlette.types import ASGIApp
 
 from openhep import __version__
 from openhep.catalog import RecordNotFoundError
+from openhep.events import EventFileError, EventNotFound, UnknownObjects
 from openhep.files import CorruptFileError, FileNotServedError
 from openhep.model import field_path
 from openhep.search import SearchRequestError
-from openhep.services import Analyst, Portal
+from openhep.services import Analyst, EventQueryError, EventViewer, Portal
 from openhep.settings import Settings
 from openhep.web import file_indices
 from openhep.web import files as files_web
@@ -33,10 +34,12 @@ from openhep.web._cache import AnswerCacheMiddleware
 from openhep.web._params import QueryStringError
 from openhep.web._security import SecurityHeadersMiddleware, api_docs_policy
 from openhep.web.api import analysis as analysis_api
+from openhep.web.api import events as events_api
 from openhep.web.api import files as files_api
 from openhep.web.api import records as records_api
 from openhep.web.pages import docs as docs_pages
 from openhep.web.pages import errors as error_pages
+from openhep.web.pages import events as event_pages
 from openhep.web.pages import histograms as histogram_pages
 from openhep.web.pages import home as home_pages
 from openhep.web.pages import news as news_pages
@@ -108,6 +111,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.portal = portal
         # Histograms: its executor (a process pool by default) starts at the first job.
         app.state.analyst = Analyst(portal, settings)
+        # The event display: the files it read lately stay open (a few, per process).
+        app.state.event_viewer = EventViewer(portal)
         # Everything made so far (modules, the app and its routes, templates, the portal)
         # lives as long as the process: out of the collector's sight, an oldest-generation
         # collection under load walks only what requests made, not the whole heap again.
@@ -121,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            app.state.event_viewer.close()
             app.state.analyst.close()
             portal.close()
             # What the app held may now be garbage (an app made and closed in a process that
@@ -159,6 +165,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         (QueryStringError, 400),  # percent-encoded bytes that are not UTF-8
         (FileNotServedError, 404),
         (CorruptFileError, 503),  # failed its fixity check: not served as good
+        (EventQueryError, 400),  # the event display page's parameters
+        (UnknownObjects, 400),
+        (EventNotFound, 404),
+        (EventFileError, 422),  # bytes that cannot be read as events
     ):
         app.add_exception_handler(error_type, _answer_with(status))
 
@@ -184,8 +194,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(records_api.router)
     app.include_router(files_api.router)
     app.include_router(analysis_api.router)
+    app.include_router(events_api.router)
     app.include_router(records_pages.router)
     app.include_router(histogram_pages.router)
+    app.include_router(event_pages.router)
     app.include_router(home_pages.router)
     app.include_router(search_pages.router)
     app.include_router(docs_pages.router)

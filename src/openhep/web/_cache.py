@@ -1,15 +1,15 @@
 """Answers kept until the catalogue changes: pages and the record API, served again at once.
 
 Every answer of the portal's pages (home, search, record, sitemap, docs, news) and of its
-record API (``/api/records/``, ``/api/records/<recid>``, its versions) is a function of the
-request and of four things only: the catalogue's change log, the state of the replicas
-(a file found corrupt changes what a record shows), the documents held (a record links a doc
-only when it is held here) and the time, through embargoes. The
-cache keeps successful answers in memory under the request (path, query, host, scheme,
-``Accept``) and serves them again while the catalogue's state — read with one cheap query per
-request, :meth:`openhep.services.Portal.answer_state` (on PostgreSQL a round trip: never on the
-event loop) — is the one they were computed at and no embargo has ended since. Any change
-empties it; the next request recomputes its answer.
+record API (``/api/records/``, ``/api/records/<recid>``, its versions, its events: a file's
+bytes change only with a new version) is a function of the request and of four things only: the
+catalogue's change log, the state of the replicas (a file found corrupt changes what a record
+shows), the documents held (a record links a doc only when it is held here) and the time,
+through embargoes. The cache keeps successful answers in memory under the request (path, query,
+host, scheme, ``Accept``) and serves them again while the catalogue's state — read with one
+cheap query per request, :meth:`openhep.services.Portal.answer_state` (on PostgreSQL a round
+trip: never on the event loop) — is the one they were computed at and no embargo has ended
+since. Any change empties it; the next request recomputes its answer.
 
 Two halves, so that a request costs one trip to the thread pool, hit or miss (each trip costs
 ~0.1 ms of CPU and a hand-over of the GIL, as much as a fifth of a record read):
@@ -57,6 +57,7 @@ _RECID = RECID_PATTERN
 #: The paths whose answers depend only on the request and the catalogue's state.
 CACHED_PATHS = re.compile(
     rf"^(?:/|/search|/record/{_RECID}|/api/records/?|/api/records/{_RECID}(?:/versions)?"
+    rf"|/api/records/{_RECID}/events(?:/[\w.-]{{1,40}}(?:/mass)?)?"
     r"|/api/documents/(?:[\w.-]{1,200})?"
     r"|/sitemap\.xml|/api/news\.xml|/news(?:/[\w.-]{1,200})?|/glossary|/docs(?:/[\w.-]{1,200})?)$"
 )

@@ -37,6 +37,9 @@ PAGE_POLICY = (
 #: Script stays the portal's own files only; record data on the page is escaped text, so no
 #: markup of a record's can carry a style there.
 HISTOGRAM_PAGE_POLICY = PAGE_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+#: The event display: the same (plotly.js draws its 3D views with WebGL, which needs no more:
+#: no ``unsafe-eval``, no worker, no blob).
+EVENT_PAGE_POLICY = HISTOGRAM_PAGE_POLICY
 #: Stored files, file indices, JSON, XML: nothing loads, nothing runs, nothing frames them. An
 #: image or plain text shown in the browser needs none of it (the browser draws the document
 #: itself); ``sandbox`` without ``allow-scripts`` stops script even in a same-origin document.

@@ -10,10 +10,6 @@ script, a ``<noscript>`` image asks for the PNG).
 
 from __future__ import annotations
 
-import importlib.metadata
-import importlib.util
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -27,6 +23,7 @@ from openhep.web._deps import base_url
 from openhep.web._params import strict_query_params
 from openhep.web._security import HISTOGRAM_PAGE_POLICY
 from openhep.web.pages._math import math_text
+from openhep.web.pages._plotly import PLOTLY_CACHE, plotly_script, plotly_url
 from openhep.web.pages._render import query_string, render
 from openhep.web.pages._routes import get_and_head
 
@@ -39,19 +36,6 @@ DEFAULT_RANGE = ("0", "120")
 FIELDS = ("expression", "selection", "file", "tree", "bins", "lo", "hi")
 #: The longest value of a field the page puts back in its form (the API bounds them again).
 MAX_FIELD = 1000
-#: A year: the script's address changes with the plotly package's version.
-PLOTLY_CACHE = "public, max-age=31536000, immutable"
-
-
-@lru_cache(maxsize=1)
-def plotly_script() -> tuple[str, Path]:
-    """(the ``plotly`` package's version, the path of the plotly.min.js it ships), found
-    without importing the package."""
-    spec = importlib.util.find_spec("plotly")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the plotly package is not installed: pip install 'plotly>=5.22'")
-    path = Path(next(iter(spec.submodule_search_locations))) / "package_data" / "plotly.min.js"
-    return importlib.metadata.version("plotly"), path
 
 
 @router.get("/vendor/plotly-{version}.min.js", include_in_schema=False)
@@ -97,7 +81,6 @@ def histogram_context(
             "csv": f"{base}&format=csv",
             "png": f"{base}&format=png" + ("&log=1" if form["log"] else ""),
         }
-    version, _ = plotly_script()
     return {
         "recid": record.recid,
         "title": math_text(record.title) or f"Record {record.recid}",
@@ -109,7 +92,7 @@ def histogram_context(
         "form": form,
         "api": api,
         "api_url": api_url,
-        "plotly_url": f"{root}/vendor/plotly-{quote(version)}.min.js",
+        "plotly_url": plotly_url(root),
     }
 
 

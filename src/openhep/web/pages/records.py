@@ -27,7 +27,7 @@ from openhep.model import (
     RecordFile,
     is_index_file,
 )
-from openhep.services import NamingRecord, RecordView, analysable_files
+from openhep.services import NamingRecord, RecordView, analysable_files, displayable_files
 from openhep.web._cache import cached
 from openhep.web._deps import base_url, portal
 from openhep.web._downloads import download_urls
@@ -640,6 +640,8 @@ def record_context(
         "histograms_url": f"{root}/visualise/histograms/{recid}"
         if analysable_files(record)
         else None,
+        # Records with iSpy (.ig) or NanoAOD files have an event display.
+        "events_url": f"{root}/visualise/events/{recid}" if displayable_files(record) else None,
         **_licence(record),
         "version": view.stored.version,
         "versions": versions,
