@@ -8,11 +8,13 @@ cache of a source starts empty):
 * ``package``: ``open_events`` + ``event(i)`` + ``to_json`` + ``orjson.dumps`` — what the API
   does for an event, without HTTP. ``first_event_ms``: open a file and give its event 0 as
   JSON; ``events_per_s``: every event of both files, one after the other;
-* ``api`` (only with ``--url``, an OpenHEP server that publishes the iSpy samples as records,
-  see ``--file``): ``GET /api/records/<recid>/events?file=<key>`` then ``GET …/events/<i>``
-  for every event, on one keep-alive connection. ``first_event_ms``: the listing and event 0;
-  ``events_per_s``: every event. The server's own parsed-event cache makes rounds after the
-  first warmer: the first round is reported apart (``first_round``);
+* ``api``: ``GET /api/records/<recid>/events?file=<key>`` then ``GET …/events/<i>`` for every
+  event, on one keep-alive connection, from ``openhep serve`` (one worker) over a fresh
+  instance that ``openhep demo`` filled (the iSpy samples are records 990008 and 990009), its
+  answer cache off so that every answer is computed — or from the server at ``--url``
+  (see ``--file``); ``--no-api`` skips it. ``first_event_ms``: the listing and event 0;
+  ``events_per_s``: every event. The server keeps the files it read open (and their parsed
+  events): the first round, on a new server, is reported apart (``first_round``);
 * ``floor``: ``zipfile.ZipFile`` + ``read`` of the entry + the one substitution the files
   need to be JSON (bare ``nan`` → ``NaN``) + ``json.loads`` — reading the events with
   nothing made of them: no checks, no objects, no drawing data, no JSON out.
@@ -25,6 +27,7 @@ stderr), appended to ``bench/results/events.jsonl``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import statistics
@@ -38,11 +41,17 @@ from typing import Any
 import orjson
 
 from bench.harness import (
+    NO_CACHE,
+    READY,
     REPO_ROOT,
     Run,
     add_record_option,
     first_paragraph,
+    openhep_cli,
+    openhep_env,
+    openhep_server,
     progress,
+    run_cli,
     source_tree,
 )
 from openhep.events import open_events
@@ -114,6 +123,22 @@ def api_round(url: str, files: Sequence[tuple[str, str]]) -> tuple[float, float,
     return first, time.perf_counter() - started, events
 
 
+def demo_server(stack: contextlib.ExitStack, run: Run) -> str:
+    """``openhep demo`` into a fresh home, then ``openhep serve`` (one worker, answer cache
+    off) over it, ended with ``stack``: its base URL."""
+    work, _ = stack.enter_context(run.workspace())
+    home = work / "openhep-home"
+    note("openhep demo: the CODP records and the sample records, into a fresh home")
+    run.result["setup_seconds"] = {
+        "openhep_demo": run_cli([*openhep_cli(), "demo"], openhep_env(home), "openhep demo")
+    }
+    server = stack.enter_context(
+        openhep_server("openhep", home, work / "openhep.log", 1, env=NO_CACHE)
+    )
+    server.wait_ready(READY)
+    return server.base
+
+
 def summary(rounds: list[tuple[float, float, int]]) -> dict[str, Any]:
     events = rounds[0][2]
     total = statistics.median(r[1] for r in rounds)
@@ -141,7 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--ispy", type=Path, default=REPO_ROOT / "data" / "ispy", help="folder of the .ig files"
     )
-    parser.add_argument("--url", help="an OpenHEP server's base URL: time the API too")
+    parser.add_argument(
+        "--url", help="time the API of this OpenHEP server (default: start one, see above)"
+    )
+    parser.add_argument("--no-api", action="store_true", help="time the package and floor only")
     parser.add_argument(
         "--file",
         action="append",
@@ -177,11 +205,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     result["package_over_floor"] = round(
         result["package"]["ms_per_event"] / result["floor"]["ms_per_event"], 2
     )
-    if args.url:
+    if not args.no_api:
         pairs = [(recid, key) for recid, key in api_files]
-        cold = api_round(args.url, pairs)
-        result["api"], _ = measure("api", lambda: api_round(args.url, pairs), args.repeat)
+        with contextlib.ExitStack() as stack:
+            url = args.url or demo_server(stack, run)
+            cold = api_round(url, pairs)
+            result["api"], _ = measure("api", lambda: api_round(url, pairs), args.repeat)
         result["api"]["first_round"] = summary([cold])
+        result["api"]["server"] = args.url or "openhep serve --workers 1, answer cache off"
         result["api_over_package"] = round(
             result["api"]["ms_per_event"] / result["package"]["ms_per_event"], 2
         )

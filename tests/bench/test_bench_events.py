@@ -1,5 +1,6 @@
 """``python -m bench.events`` still runs: one JSON line with the package's and the floor's
-time to the first event and events/s over the 36 events of the two real iSpy files."""
+time to the first event and events/s over the 36 events of the two real iSpy files, and the
+API's, from a server the bench starts over a fresh demo instance."""
 
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ def test_events_bench_runs(tmp_path: Path) -> None:
         assert figure["events"] == 36  # 11 + 25
         assert figure["first_event_ms"] > 0 and figure["events_per_s"] > 0
     assert result["package_over_floor"] > 0
-    assert "api" not in result  # only with --url
+    api = result["api"]
+    assert api["events"] == 36 and api["first_round"]["events"] == 36
+    assert api["first_event_ms"] > 0 and result["api_over_package"] > 0
     assert "[bench/events] package:" in done.stderr
 
 

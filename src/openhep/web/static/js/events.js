@@ -467,6 +467,13 @@
     return base;
   }
 
+  // What the mouse does in each view (text only: set with textContent).
+  var HINTS = {
+    "3d": "3D: drag to rotate, scroll or pinch to zoom, right-drag to pan. Hover an object to find it in the table.",
+    "rphi": "r-φ, looking along the beam: drag to pan, scroll or pinch to zoom. Hover an object to find it in the table.",
+    "rhoz": "ρ-z, seen from the side (ρ signed by y): drag to pan, scroll or pinch to zoom. Hover an object to find it in the table."
+  };
+
   function render() {
     if (!state.event) return;
     var view = state.view;
@@ -479,6 +486,8 @@
       { responsive: true, displaylogo: false, scrollZoom: true,
         modeBarButtonsToRemove: ["toImage", "lasso2d", "select2d"] });
     if (first) wirePlot();
+    var hint = document.querySelector(".ev-hint");
+    if (hint) hint.textContent = HINTS[view] || HINTS["3d"];
     plot.setAttribute("data-view", view);
     plot.setAttribute("data-traces", String(traces.length));
     plot.setAttribute("data-drawn", Object.keys(drawnCollections(built.traces)).sort().join(","));
