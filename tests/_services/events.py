@@ -185,8 +185,9 @@ def leptons_mass(leptons: tuple[Lepton, ...]) -> float:
 
 
 def four_lepton_candidates(path: Path) -> list[Candidate]:
-    """The events of ``path`` (an ``.ig`` file) whose global muons and GSF electrons are
-    exactly four leptons in two opposite-charge same-flavour pairs, with their mass."""
+    """The four-lepton candidate of each event of ``path`` (an ``.ig`` file) that has one: of
+    its global muons and GSF electrons, the four in two opposite-charge same-flavour pairs of
+    the largest scalar sum of pt, with their mass."""
     found = []
     for entry, data in _entries(path):
         if not entry.startswith("Events/"):
@@ -198,15 +199,20 @@ def four_lepton_candidates(path: Path) -> list[Candidate]:
                 leptons.append(Lepton(collection, row, flavour, float(values["pt"]),
                                       float(values["eta"]), float(values["phi"]),
                                       int(values["charge"])))  # fmt: skip
-        if len(leptons) != 4:
-            continue
-        by_flavour = {
-            flavour: [lepton.charge for lepton in group]
-            for flavour, group in itertools.groupby(leptons, key=lambda lepton: lepton.flavour)
-        }
-        if any(len(charges) % 2 or sum(charges) for charges in by_flavour.values()):
+        # Of every four that make two opposite-charge same-flavour pairs, the one of the
+        # largest scalar sum of pt (an event may hold a fifth lepton).
+        best: tuple[Lepton, ...] | None = None
+        for four in itertools.combinations(leptons, 4):
+            charges: dict[str, list[int]] = {}
+            for lepton in four:
+                charges.setdefault(lepton.flavour, []).append(lepton.charge)
+            if any(len(c) % 2 or sum(c) for c in charges.values()):
+                continue
+            if best is None or sum(x.pt for x in four) > sum(x.pt for x in best):
+                best = four
+        if best is None:
             continue
         header = _rows(event, "Event_V2")[0]
         run, number = int(header["run"]), int(header["event"])
-        found.append(Candidate(entry, run, number, tuple(leptons), leptons_mass(tuple(leptons))))
+        found.append(Candidate(entry, run, number, best, leptons_mass(best)))
     return found
