@@ -37,6 +37,7 @@ from openhep.analysis import (
 )
 from openhep.files import FileNotServedError, RemoteFile
 from openhep.model import RECID, RecordData, RecordFile, is_index_file
+from openhep.services._errors import QueryError
 from openhep.services._portal import Portal
 from openhep.settings import Settings
 
@@ -65,19 +66,8 @@ BODY_FIELDS = (
 QUERY_PARAMETERS = ("recid", "file", "tree", "expression", "selection", "bins", "lo", "hi")
 
 
-class HistogramQueryError(ValueError):
+class HistogramQueryError(QueryError):
     """A histogram request that cannot be read as given; ``field`` names the part to change."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"error": self.message}
-        if self.field:
-            out["field"] = self.field
-        return out
 
 
 def is_analysable(file: RecordFile) -> bool:

@@ -28,6 +28,7 @@ from openhep.events import (
 )
 from openhep.files import FileNotServedError, RemoteFile
 from openhep.model import RECID, RecordData, RecordFile, is_index_file
+from openhep.services._errors import QueryError
 from openhep.services._portal import Portal
 
 #: The most event ids one page lists, and the default.
@@ -49,20 +50,9 @@ IG_KIND = "ig"
 ROOT_KIND = "root"
 
 
-class EventQueryError(ValueError):
+class EventQueryError(QueryError):
     """A request of the event display that cannot be answered as given; ``field`` names the
     parameter to change."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"error": self.message}
-        if self.field:
-            out["field"] = self.field
-        return out
 
 
 # -- which files show events -------------------------------------------------------------------
