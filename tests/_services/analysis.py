@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
 
-from _services.serve import run_openhep
+from _services.serve import record_fields, sample_home
 from openhep.services import Curator
 from openhep.settings import Settings
 
@@ -36,26 +35,12 @@ HOSTILE_VARIABLE = "M\"><script>alert('variable')</script>"
 HOSTILE_DESCRIPTION = "<img src=x onerror=alert('description')> the mass"
 HOSTILE_KEY = 'Zmumu_"><b>2010.csv'
 
-_COMMON: dict[str, Any] = {
-    "accelerator": "CERN-LHC",
-    "collections": ["OpenHEP-Test"],
-    "experiment": ["CMS"],
-    "license": {"attribution": "CC0-1.0"},
-    "publisher": "OpenHEP",
-    "date_published": "2026",
-    "type": {"primary": "Dataset", "secondary": ["Derived"]},
-    "abstract": {"description": "<p>A record of the analysis tests.</p>"},
-}
+_COMMON = record_fields("A record of the analysis tests.")
 
 
 def build_analysis_home(base: Path, codp_dir: Path, anchors: Path) -> Path:
     """The instance described above, under ``base/home``."""
-    records = base / "records"
-    records.mkdir()
-    name = "cms-derived-nanoaod-outreach-DoubleMuParked.json"
-    shutil.copy(codp_dir / name, records / name)
-    home = base / "home"
-    run_openhep(home, "demo", "--records", str(records), "--samples", str(anchors))
+    home = sample_home(base, codp_dir, anchors)
     samples = anchors / "cms-samples"
     copies = base / "copies"
     copies.mkdir()

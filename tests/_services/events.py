@@ -21,13 +21,12 @@ import itertools
 import json
 import math
 import re
-import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _services.serve import run_openhep
+from _services.serve import record_fields, sample_home
 from openhep.services import Curator
 from openhep.settings import Settings
 
@@ -51,16 +50,7 @@ UNKNOWN_TYPE = "unknown-type.ig"
 MUON_MASS = 0.1056583755
 ELECTRON_MASS = 0.00051099895
 
-_COMMON: dict[str, Any] = {
-    "accelerator": "CERN-LHC",
-    "collections": ["OpenHEP-Test"],
-    "experiment": ["CMS"],
-    "license": {"attribution": "CC0-1.0"},
-    "publisher": "OpenHEP",
-    "date_published": "2026",
-    "type": {"primary": "Dataset", "secondary": ["Derived"]},
-    "abstract": {"description": "<p>A record of the event display tests.</p>"},
-}
+_COMMON = record_fields("A record of the event display tests.")
 
 
 def _entries(path: Path) -> list[tuple[str, bytes]]:
@@ -106,12 +96,7 @@ def broken_files(source: Path, target: Path) -> dict[str, Path]:
 
 def build_events_home(base: Path, codp_dir: Path, anchors: Path) -> Path:
     """The instance described above, under ``base/home``."""
-    records = base / "records"
-    records.mkdir()
-    name = "cms-derived-nanoaod-outreach-DoubleMuParked.json"
-    shutil.copy(codp_dir / name, records / name)
-    home = base / "home"
-    run_openhep(home, "demo", "--records", str(records), "--samples", str(anchors))
+    home = sample_home(base, codp_dir, anchors)
     hto4l = anchors / "ispy" / HTO4L_FILE
     broken = broken_files(hto4l, base / "broken")
     with Curator(Settings(home=home)) as curator:

@@ -4,6 +4,7 @@ test module as ``_services.serve``)."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -40,6 +42,35 @@ def run_openhep(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
     assert result.returncode == 0, f"openhep {' '.join(args)} failed:\n{result.stderr}"
     return result
+
+
+#: The real CODP record the small test instances hold besides the sample records.
+DEMO_RECORD = "cms-derived-nanoaod-outreach-DoubleMuParked.json"
+
+
+def sample_home(base: Path, codp_dir: Path, anchors: Path) -> Path:
+    """A small instance under ``base/home``: ``openhep demo`` of one real CODP record
+    (:data:`DEMO_RECORD`) and the sample records of ``anchors``."""
+    records = base / "records"
+    records.mkdir()
+    shutil.copy(codp_dir / DEMO_RECORD, records / DEMO_RECORD)
+    home = base / "home"
+    run_openhep(home, "demo", "--records", str(records), "--samples", str(anchors))
+    return home
+
+
+def record_fields(description: str) -> dict[str, Any]:
+    """The fields every record the tests publish themselves shares (add recid and title)."""
+    return {
+        "accelerator": "CERN-LHC",
+        "collections": ["OpenHEP-Test"],
+        "experiment": ["CMS"],
+        "license": {"attribution": "CC0-1.0"},
+        "publisher": "OpenHEP",
+        "date_published": "2026",
+        "type": {"primary": "Dataset", "secondary": ["Derived"]},
+        "abstract": {"description": f"<p>{description}</p>"},
+    }
 
 
 def free_port() -> int:

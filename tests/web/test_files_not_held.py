@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from _services.serve import openhep_env, run_openhep
+from _services.serve import openhep_env, sample_home
 from openhep.catalog import Catalog
 from openhep.model import validate_record
 from openhep.settings import Settings
@@ -40,13 +39,7 @@ EVERYTHING = f"root://eospublic.cern.ch//eos/opendata/={MIRROR}"
 
 @pytest.fixture(scope="module")
 def home(codp_dir: Path, anchors: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.mktemp("not-held")
-    records = base / "records"
-    records.mkdir()
-    name = "cms-derived-nanoaod-outreach-DoubleMuParked.json"
-    shutil.copy(codp_dir / name, records / name)
-    home = base / "home"
-    run_openhep(home, "demo", "--records", str(records), "--samples", str(anchors))
+    home = sample_home(tmp_path_factory.mktemp("not-held"), codp_dir, anchors)
     with Catalog.open(Settings(home=home)) as catalog:
         embargoed = catalog.get(PARENT).metadata | {
             "recid": EMBARGOED,
