@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
 from openhep.analysis._errors import AnalysisCancelled, AnalysisError, AnalysisTimeout
@@ -89,7 +88,20 @@ def _drain(
             stop_rest()
 
 
-class InlineExecutor:
+class _Closing:
+    """``with executor:`` closes it on the way out."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class InlineExecutor(_Closing):
     """Runs the chunks one after the other in the calling thread: small jobs, and tests of
     the logic. A chunk that has started runs to its end; cancel and deadline are looked at
     between chunks."""
@@ -111,12 +123,6 @@ class InlineExecutor:
     def close(self) -> None:
         pass
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 def _start_method(preferred: str) -> str:
     # Never plain fork: the server calling us has threads (uvicorn's, the thread pool of its
@@ -128,7 +134,7 @@ def _start_method(preferred: str) -> str:
     return preferred if preferred in methods else "spawn"
 
 
-class ProcessExecutor:
+class ProcessExecutor(_Closing):
     """A pool of ``workers`` processes (default: one per CPU), started on first use and kept
     for the next jobs until ``close()``. Several threads may run jobs on it at once."""
 
@@ -198,19 +204,8 @@ class ProcessExecutor:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class DaskExecutor:
+class DaskExecutor(_Closing):
     """Sends the chunks to a Dask distributed scheduler (``tcp://host:port``); its workers
     must be able to import openhep and read the files' locations. The client connects on
     first use and is kept until ``close()``."""
@@ -272,17 +267,6 @@ class DaskExecutor:
             client, self._client = self._client, None
         if client is not None:
             client.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def executor_from_settings(settings: Settings | None = None) -> Executor:
