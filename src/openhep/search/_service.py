@@ -46,6 +46,8 @@ FACET_SIZE = 100
 #: Facet answers kept per process (each a few kB).
 AGGREGATION_CACHE_SIZE = 2048
 _GROUP = FILTER_GROUPS
+#: Filters of up to this many values are term queries, more a term-set query (see _terms).
+_TERM_QUERIES = 16
 _RANGE = re.compile(r"^(\d{1,12})?(--)?(\d{1,12})?$")
 
 
@@ -78,7 +80,29 @@ def _hit(doc: tantivy.Document) -> Hit:
 
 
 def _terms(schema: tantivy.Schema, name: str, values: Sequence[str]) -> Query:
-    return Query.term_set_query(schema, name, list(values))
+    """Records whose ``name`` holds any of ``values``, each scored 1 (a filter, not a match).
+
+    A few values are term queries: tantivy's term-set query walks the field's whole term
+    dictionary, ~0.15 ms at 200k records for one recid, 13 times what two terms cost.
+    """
+    if len(values) > _TERM_QUERIES:
+        return Query.term_set_query(schema, name, list(values))
+    terms = [Query.term_query(schema, name, value) for value in values]
+    either = (
+        terms[0]
+        if len(terms) == 1
+        else Query.boolean_query([(Occur.Should, term) for term in terms])
+    )
+    return Query.const_score_query(either, 1.0)
+
+
+def _public(schema: tantivy.Schema, moment: int) -> tuple[Occur, Query]:
+    """The clause that keeps a query to records public at ``moment`` (epoch seconds).
+
+    Said as "not yet to be released": the embargoed records are few, so this costs little,
+    where "released by now" matches nearly every record (1.3 ms at 200k on its own).
+    """
+    return Occur.MustNot, _u64_range(schema, "visible_from", moment + 1, None)
 
 
 def _u64_range(schema: tantivy.Schema, name: str, low: int | None, high: int | None) -> Query:
@@ -158,9 +182,7 @@ class SearchService:
         self, request: SearchRequest, now: datetime, searcher: tantivy.Searcher
     ) -> list[tuple[Occur, Query]]:
         """The clauses that keep a search to the records it may show."""
-        clauses = [
-            (Occur.Must, _u64_range(self.schema, "visible_from", None, int(now.timestamp()))),
-        ]
+        clauses = [_public(self.schema, int(now.timestamp()))]
         # Leaving out on-demand records costs as much as a simple search; skipped when this
         # searcher's index has none (the common case).
         if not request.ondemand and any(
@@ -212,7 +234,10 @@ class SearchService:
         next_cursor = _encode_cursor(sort, end, key) if end < total else None
         suggestions: list[Suggestion] = []
         if total == 0 and request.q.strip():
-            scope = Query.boolean_query([*visible, *((Occur.Must, q) for q in everything)])
+            # Every record, kept to those visible and filtered (the clauses may all be MustNot).
+            scope = Query.boolean_query(
+                [(Occur.Must, Query.all_query()), *visible, *((Occur.Must, q) for q in everything)]
+            )
             suggestions = suggest(tree, self.index.index, searcher, scope)
         return SearchResult(total, hits, aggregations, sort, next_cursor, suggestions)
 
@@ -229,8 +254,8 @@ class SearchService:
         query = Query.boolean_query(
             [
                 (Occur.Must, build(f"relations.recid:{recid}", self.index.index)),
-                (Occur.Must, _u64_range(self.schema, "visible_from", None, moment)),
-                (Occur.MustNot, _terms(self.schema, "recid", [recid])),
+                _public(self.schema, moment),
+                (Occur.MustNot, Query.term_query(self.schema, "recid", recid)),
             ]
         )
         searcher = self.index.searcher()
