@@ -250,3 +250,52 @@ def test_on_demand_records_are_left_out_unless_asked_for(portal: Portal) -> None
     assert portal.search(SearchRequest()).aggregations["availability"]["buckets"] == [
         {"key": "online", "doc_count": 1}
     ]
+
+
+@pytest.mark.parametrize("chosen", [1, 3, 16, 17, 40])
+def test_a_filter_of_any_number_of_values_finds_the_records_of_any_of_them(
+    portal: Portal, chosen: int
+) -> None:
+    # Up to 16 values are term queries, more a term-set query: the same records either way,
+    # and a filter never reorders the best matches (it scores every record it keeps alike).
+    words = [f"kw{n:02d}" for n in range(40)]
+    portal.catalog.write(
+        [
+            validate_record(record(str(n + 1), "Muon " * (n % 4 + 1), keywords=[word, "all"]))
+            for n, word in enumerate(words)
+        ]
+    )
+    wanted = words[:chosen]
+    found = portal.search(SearchRequest(q="muon", size=50, filters={"keywords": wanted}))
+    assert sorted(h.recid for h in found.hits) == sorted(str(n + 1) for n in range(chosen))
+    unfiltered = portal.search(SearchRequest(q="muon", size=50))
+    assert [h.recid for h in found.hits] == [
+        h.recid for h in unfiltered.hits if h.metadata["keywords"][0] in wanted
+    ]
+    counts = found.aggregations["keywords"]["buckets"]  # a group's counts ignore its selection
+    assert {b["key"]: b["doc_count"] for b in counts}["all"] == 40
+
+
+def test_a_record_finds_the_public_records_whose_relations_name_it(portal: Portal) -> None:
+    parent = validate_record(
+        record("1", "Parent", relations=[{"type": "isChildOf", "recid": "1"}])  # names itself
+    )
+    children = [
+        validate_record(record(recid, f"Child {recid}", **extra))
+        for recid, extra in (
+            ("12", {"relations": [{"type": "isChildOf", "recid": "1"}]}),
+            ("3", {"relations": [{"type": "isChildOf", "recid": "1"}]}),
+            (
+                "4",
+                {"relations": [{"type": "isChildOf", "recid": "1"}], "release_date": "2999-01-01"},
+            ),
+            ("5", {"relations": [{"type": "isChildOf", "recid": "11"}]}),
+        )
+    ]
+    portal.catalog.write([parent, *children])
+    total, named = portal.naming("1", limit=10)
+    assert total == 2  # not itself, not the embargoed record, not one naming another recid
+    assert [(n.recid, n.relation) for n in named] == [("3", "isChildOf"), ("12", "isChildOf")]
+    assert portal.naming("1", limit=1)[0] == 2
+    after = datetime(2999, 1, 1, tzinfo=UTC)
+    assert portal.search_service.naming("1", limit=10, now=after)[0] == 3

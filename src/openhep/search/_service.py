@@ -97,12 +97,10 @@ def _terms(schema: tantivy.Schema, name: str, values: Sequence[str]) -> Query:
 
 
 def _public(schema: tantivy.Schema, moment: int) -> tuple[Occur, Query]:
-    """The clause that keeps a query to records public at ``moment`` (epoch seconds).
-
-    Said as "not yet to be released": the embargoed records are few, so this costs little,
-    where "released by now" matches nearly every record (1.3 ms at 200k on its own).
-    """
-    return Occur.MustNot, _u64_range(schema, "visible_from", moment + 1, None)
+    """The clause that keeps a query to records public at ``moment`` (epoch seconds)."""
+    # As "released by now", not "not embargoed": at 200k records the latter costs 1.8 ms
+    # more over every record (a listing of everything), the former nothing measurable.
+    return Occur.Must, _u64_range(schema, "visible_from", None, moment)
 
 
 def _u64_range(schema: tantivy.Schema, name: str, low: int | None, high: int | None) -> Query:
@@ -234,10 +232,7 @@ class SearchService:
         next_cursor = _encode_cursor(sort, end, key) if end < total else None
         suggestions: list[Suggestion] = []
         if total == 0 and request.q.strip():
-            # Every record, kept to those visible and filtered (the clauses may all be MustNot).
-            scope = Query.boolean_query(
-                [(Occur.Must, Query.all_query()), *visible, *((Occur.Must, q) for q in everything)]
-            )
+            scope = Query.boolean_query([*visible, *((Occur.Must, q) for q in everything)])
             suggestions = suggest(tree, self.index.index, searcher, scope)
         return SearchResult(total, hits, aggregations, sort, next_cursor, suggestions)
 
