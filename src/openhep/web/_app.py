@@ -33,6 +33,7 @@ from openhep.web._body_limit import BodyLimitMiddleware
 from openhep.web._cache import AnswerCacheMiddleware
 from openhep.web._params import QueryStringError
 from openhep.web._security import SecurityHeadersMiddleware, api_docs_policy
+from openhep.web._threads import install_request_threads
 from openhep.web.api import analysis as analysis_api
 from openhep.web.api import events as events_api
 from openhep.web.api import files as files_api
@@ -93,11 +94,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Handlers that read the catalogue, the index or files are plain ``def``: Starlette
-        # runs them in this pool, off the event loop. Their work is CPU under the GIL: two
+        # Handlers that read the catalogue, the index or files are plain ``def``: they run
+        # in the request threads, off the event loop (openhep.web._threads); file streams
+        # and histogram jobs in anyio's, bounded alike. Their work is CPU under the GIL: two
         # threads let a fast request pass a slow one, and a costly search shares its core
         # with one other, not 39 (anyio's default 40); at 200k records, 32 clients, two beat
         # four at p95 in every class of bench/search.py (docs/performance.md).
+        request_threads = install_request_threads(settings.request_threads)
         to_thread.current_default_thread_limiter().total_tokens = settings.request_threads
         portal = Portal.open(settings)
         # A stale or missing index is brought up to date before the first request.
@@ -128,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             app.state.event_viewer.close()
             app.state.analyst.close()
+            request_threads.shutdown(wait=True)
             portal.close()
             # What the app held may now be garbage (an app made and closed in a process that
             # goes on, as in tests): back in the collector's sight, on its usual schedule.

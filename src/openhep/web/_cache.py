@@ -11,7 +11,7 @@ cheap query per request, :meth:`openhep.services.Portal.answer_state` (on Postgr
 trip: never on the event loop) — is the one they were computed at and no embargo has ended
 since. Any change empties it; the next request recomputes its answer.
 
-Two halves, so that a request costs one trip to the thread pool, hit or miss (each trip costs
+Two halves, so that a request costs one trip to the request threads, hit or miss (each trip costs
 ~0.1 ms of CPU and a hand-over of the GIL, as much as a fifth of a record read):
 
 * :class:`AnswerCacheMiddleware` (on the event loop, no blocking call there) computes the
@@ -43,7 +43,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar, cast
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -51,6 +50,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from openhep.catalog import CatalogState
 from openhep.model import RECID_PATTERN
 from openhep.services import Portal
+from openhep.web._threads import run_blocking
 
 _RECID = RECID_PATTERN
 
@@ -216,7 +216,7 @@ class Lookup:
     def find(self, portal: Portal) -> Answer | None:
         """The kept answer, or None (then :attr:`epoch` says which state the answer to compute
         belongs to). Blocking: the catalogue's state is read. Called in a worker thread, or in
-        the thread pool."""
+        the request threads."""
         self.looked = True
         state = portal.answer_state()
         if state is None:
@@ -267,7 +267,7 @@ def _lookup(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Lookup, Port
 def cached(handler: Callable[P, R]) -> Callable[P, R]:
     """Answer ``handler``'s requests from the cache when it holds their answer (see the module
     docstring). ``handler`` takes the :class:`~starlette.requests.Request` (as ``request``);
-    a plain ``def`` handler looks in its own thread, an ``async def`` one in the thread pool."""
+    a plain ``def`` handler looks in its own thread, an ``async def`` one in the request threads."""
     if inspect.iscoroutinefunction(handler):
         run = cast(Callable[..., Awaitable[Any]], handler)
 
@@ -276,7 +276,7 @@ def cached(handler: Callable[P, R]) -> Callable[P, R]:
             found = _lookup(args, kwargs)
             if found is not None:
                 lookup, portal = found
-                answer = await run_in_threadpool(lookup.find, portal)
+                answer = await run_blocking(lookup.find, portal)
                 if answer is not None:
                     return _served(answer)
             return await run(*args, **kwargs)
@@ -331,7 +331,7 @@ class AnswerCacheMiddleware:
         if portal is not None and self.cache.has(key):
             # Likely a hit: served from here, in one trip to the pool, without routing. (The
             # catalogue may have changed: then the handler computes it, with no second look.)
-            found = await run_in_threadpool(lookup.find, portal)
+            found = await run_blocking(lookup.find, portal)
             if found is not None:
                 start = {"type": "http.response.start", "status": found.status}
                 await send({**start, "headers": [*found.headers, _HIT]})

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import HTTPException, Path, Request
 from fastapi.responses import Response
 
 from openhep.web._deps import RecidPath, portal
 from openhep.web._disposition import stored_bytes_headers
+from openhep.web._threads import off_loop_router
 
-router = APIRouter(tags=["files"])
+router = off_loop_router(tags=["files"])
 
 KeyPath = Annotated[
     str,

@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
@@ -46,8 +46,9 @@ from openhep.web._ranges import (
     digest_header,
     http_date,
 )
+from openhep.web._threads import off_loop_router
 
-router = APIRouter(tags=["files"])
+router = off_loop_router(tags=["files"])
 logger = logging.getLogger("openhep.web.files")
 T = TypeVar("T")
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import anyio
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
@@ -44,8 +44,9 @@ from openhep.services import (
     histogram_png,
 )
 from openhep.web._params import QueryStringError, strict_query_params
+from openhep.web._threads import off_loop_router
 
-router = APIRouter(prefix="/api/analysis", tags=["analysis"])
+router = off_loop_router(prefix="/api/analysis", tags=["analysis"])
 logger = logging.getLogger("openhep.web.analysis")
 
 #: What the GET twin answers, by ``format``.

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from openhep.catalog import RecordNotFoundError
@@ -34,8 +34,9 @@ from openhep.services import (
 from openhep.web._cache import cached
 from openhep.web._deps import json_response
 from openhep.web._params import QueryStringError, strict_query_params
+from openhep.web._threads import off_loop_router
 
-router = APIRouter(prefix="/api/records", tags=["events"])
+router = off_loop_router(prefix="/api/records", tags=["events"])
 
 
 def _viewer(request: Request) -> EventViewer:

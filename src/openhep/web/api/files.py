@@ -14,7 +14,7 @@ from typing import Annotated
 
 import anyio
 import anyio.from_thread
-from fastapi import APIRouter, Header, HTTPException, Path, Query, Request
+from fastapi import Header, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 from starlette.requests import ClientDisconnect
 
@@ -23,8 +23,9 @@ from openhep.files import AddResult, ChecksumMismatchError, FileKeyError
 from openhep.model import RecordValidationError
 from openhep.storage import FileTooLargeError, UnsafePathError, file_name
 from openhep.web._deps import RecidPath, base_url, json_response, portal
+from openhep.web._threads import off_loop_router
 
-router = APIRouter(prefix="/api/records", tags=["files"])
+router = off_loop_router(prefix="/api/records", tags=["files"])
 
 KeyPath = Annotated[
     str, Path(max_length=255, description="The file's key (its name in the record).")

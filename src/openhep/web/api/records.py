@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 from starlette.datastructures import QueryParams
 
@@ -26,8 +26,9 @@ from openhep.web._cache import cached
 from openhep.web._deps import RecidPath, base_url, json_response, portal
 from openhep.web._downloads import download_urls
 from openhep.web._params import strict_query_params
+from openhep.web._threads import off_loop_router
 
-router = APIRouter(prefix="/api/records", tags=["records"])
+router = off_loop_router(prefix="/api/records", tags=["records"])
 
 
 def _parameter(name: str, description: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:

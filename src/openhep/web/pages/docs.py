@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from openhep.catalog import DocumentSummary, StoredDocument
@@ -15,13 +15,14 @@ from openhep.model import DOCUMENT_TYPES
 from openhep.services import Portal
 from openhep.web._cache import cached
 from openhep.web._deps import base_url, json_response, portal
+from openhep.web._threads import off_loop_router
 from openhep.web.pages import _content
 from openhep.web.pages._links import site_links
 from openhep.web.pages._render import query_string, render
 from openhep.web.pages._routes import get_and_head
 from openhep.web.pages._sanitize import sanitize_html, site_paths
 
-router = APIRouter(tags=["pages"])
+router = off_loop_router(tags=["pages"])
 
 TYPE_NAMES = {"doc": "Documentation", "news": "News"}
 MAX_EXPERIMENT = 100

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from openhep.catalog import RecordNotFoundError
@@ -23,12 +23,13 @@ from openhep.services import DisplayableRecord, EventViewer, parse_file, parse_i
 from openhep.web._deps import base_url
 from openhep.web._params import strict_query_params
 from openhep.web._security import EVENT_PAGE_POLICY
+from openhep.web._threads import off_loop_router
 from openhep.web.pages._math import math_text
 from openhep.web.pages._plotly import plotly_url
 from openhep.web.pages._render import render
 from openhep.web.pages._routes import get_and_head
 
-router = APIRouter(tags=["pages"])
+router = off_loop_router(tags=["pages"])
 
 #: The page's parameters: what its address keeps.
 PARAMETERS = ("file", "event")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 from openhep.catalog import RecordNotFoundError
@@ -22,12 +22,13 @@ from openhep.services import AnalysableRecord, Analyst
 from openhep.web._deps import base_url
 from openhep.web._params import strict_query_params
 from openhep.web._security import HISTOGRAM_PAGE_POLICY
+from openhep.web._threads import off_loop_router
 from openhep.web.pages._math import math_text
 from openhep.web.pages._plotly import PLOTLY_CACHE, plotly_script, plotly_url
 from openhep.web.pages._render import query_string, render
 from openhep.web.pages._routes import get_and_head
 
-router = APIRouter(tags=["pages"])
+router = off_loop_router(tags=["pages"])
 
 #: What the form starts with when the address names no request.
 DEFAULT_BINS = "60"

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from openhep.search import SearchRequest
 from openhep.web._cache import cached
 from openhep.web._deps import portal
+from openhep.web._threads import off_loop_router
 from openhep.web.pages._render import render
 from openhep.web.pages._summary import hit_summary
 
-router = APIRouter(tags=["pages"])
+router = off_loop_router(tags=["pages"])
 
 #: The record types a visitor explores by, as the home page names them.
 TYPES = (

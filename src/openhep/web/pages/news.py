@@ -7,16 +7,17 @@ from datetime import UTC, date, datetime, time
 from email.utils import format_datetime
 from xml.sax.saxutils import escape
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
 from openhep.web._cache import cached
 from openhep.web._deps import base_url
+from openhep.web._threads import off_loop_router
 from openhep.web.pages import _content
 from openhep.web.pages._render import render
 from openhep.web.pages._routes import get_and_head
 
-router = APIRouter(tags=["pages"])
+router = off_loop_router(tags=["pages"])
 
 FEED_ITEMS = 20
 

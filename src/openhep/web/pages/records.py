@@ -13,7 +13,7 @@ from itertools import islice
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from openhep.catalog import RecordNotFoundError
@@ -31,13 +31,14 @@ from openhep.services import NamingRecord, RecordView, analysable_files, display
 from openhep.web._cache import cached
 from openhep.web._deps import base_url, portal
 from openhep.web._downloads import download_urls
+from openhep.web._threads import off_loop_router
 from openhep.web.pages._links import path_recids, site_links
 from openhep.web.pages._math import math_text, tex_accents
 from openhep.web.pages._render import human_size, json_in_html, query_string, render
 from openhep.web.pages._sanitize import SiteLinks, sanitize_html, site_path, site_paths
 from openhep.web.pages._summary import plain_text
 
-router = APIRouter(tags=["pages"])
+router = off_loop_router(tags=["pages"])
 
 #: Files listed per page of the files box.
 FILES_PER_PAGE = 5

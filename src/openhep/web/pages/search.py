@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import quote_plus
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 from starlette.datastructures import QueryParams
 
@@ -27,10 +27,11 @@ from openhep.search import (
 from openhep.web._cache import cached
 from openhep.web._deps import portal
 from openhep.web._params import QueryStringError, strict_query_params
+from openhep.web._threads import off_loop_router
 from openhep.web.pages._render import query_string, render, thousands
 from openhep.web.pages._summary import hit_summary
 
-router = APIRouter(tags=["pages"])
+router = off_loop_router(tags=["pages"])
 
 #: The page sizes the selector offers; the page shows at most ``MAX_PAGE_SIZE`` results
 #: (the JSON API gives more).

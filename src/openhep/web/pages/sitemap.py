@@ -9,17 +9,18 @@ from datetime import datetime
 from typing import Annotated
 from xml.sax.saxutils import escape
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import HTTPException, Path, Request
 from fastapi.responses import Response
 
 from openhep.catalog import DocumentSummary
 from openhep.services import Portal
 from openhep.web._cache import cached
 from openhep.web._deps import base_url, portal
+from openhep.web._threads import off_loop_router
 from openhep.web.pages import _content
 from openhep.web.pages._routes import get_and_head
 
-router = APIRouter(tags=["pages"])
+router = off_loop_router(tags=["pages"])
 
 #: The sitemaps.org limit of URLs in one file.
 MAX_URLS = 50_000
