@@ -8,10 +8,11 @@ of ``--body-bytes`` (default 10,000, about a page or a search answer):
 * ``uvicorn_asgi``: uvicorn (``--workers N``, httptools, uvloop) running a bare ASGI callable
   that sends the constant body — the least any uvicorn-served Python answer costs;
 * ``fastapi_route``: the same uvicorn running a FastAPI app whose one route returns the
-  constant body (a ``def`` route, as OpenHEP's handlers are: FastAPI's routing, its thread
-  pool and response);
+  constant body (a ``def`` route: FastAPI's routing, its thread pool (anyio's) and response);
 * ``fastapi_async_route``: the same with an ``async def`` route (no thread pool): the least
   any answer of a FastAPI handler costs;
+* ``openhep_def_route``: the same app, a ``def`` route of ``openhep.web.off_loop_router`` (as
+  OpenHEP's handlers are now: run in the loop's executor, two request threads);
 * ``nginx_static``: Debian's nginx (``worker_processes N``) serving the body as a file — the
   named baseline, what the machine and the load generator allow at all.
 
@@ -62,11 +63,30 @@ async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 def fastapi_app() -> Any:
     """A FastAPI app answering the constant body: ``/sync/…`` from a ``def`` route (run in
-    the thread pool), ``/async/…`` from an ``async def`` route."""
+    the thread pool), ``/async/…`` from an ``async def`` route, ``/offloop/…`` from a ``def``
+    route of OpenHEP's (run in its request threads)."""
+    from collections.abc import AsyncIterator
+    from contextlib import asynccontextmanager
+
     from fastapi import FastAPI
     from fastapi.responses import Response
 
-    app = FastAPI()
+    from openhep.web import install_request_threads, off_loop_router
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        threads = install_request_threads(2)  # OPENHEP_REQUEST_THREADS' default
+        yield
+        threads.shutdown()
+
+    app = FastAPI(lifespan=lifespan)
+    router = off_loop_router()
+
+    @router.get("/offloop/{path:path}")
+    def constant_off_loop(path: str) -> Response:
+        return Response(BODY, media_type="text/html")
+
+    app.include_router(router)
 
     @app.get("/sync/{path:path}")
     def constant(path: str) -> Response:
@@ -127,17 +147,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                 work / "f.log",
             ),
         }
-        servers["fastapi_async_route"] = servers["fastapi_route"]  # the same app, its other route
+        # The same app, its other routes.
+        servers["fastapi_async_route"] = servers["fastapi_route"]
+        servers["openhep_def_route"] = servers["fastapi_route"]
         if shutil.which("nginx") or Path("/usr/sbin/nginx").exists():
             servers["nginx_static"] = nginx_server(work, static, args.workers)
         paths = {
             "uvicorn_asgi": "/x",
             "fastapi_route": "/sync/x",
             "fastapi_async_route": "/async/x",
+            "openhep_def_route": "/offloop/x",
             "nginx_static": "/p/body.html",
         }
         for name, server in servers.items():
-            if name != "fastapi_async_route":
+            if name not in ("fastapi_async_route", "openhep_def_route"):
                 stack.callback(server.close)
             server.wait_ready(paths[name])
         for name, server in servers.items():
