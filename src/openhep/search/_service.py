@@ -82,8 +82,9 @@ def _hit(doc: tantivy.Document) -> Hit:
 def _terms(schema: tantivy.Schema, name: str, values: Sequence[str]) -> Query:
     """Records whose ``name`` holds any of ``values``, each scored 1 (a filter, not a match).
 
-    A few values are term queries: tantivy's term-set query walks the field's whole term
-    dictionary, ~0.15 ms at 200k records for one recid, 13 times what two terms cost.
+    A few values are term queries: tantivy's term-set query walks the field's term dictionary,
+    at 200k records 0.16 ms for one recid (a term query: 4 µs) and 0.18 ms for two experiments
+    (two term queries: 0.014 ms).
     """
     if len(values) > _TERM_QUERIES:
         return Query.term_set_query(schema, name, list(values))
