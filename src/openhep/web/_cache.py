@@ -11,8 +11,8 @@ cheap query per request, :meth:`openhep.services.Portal.answer_state` (on Postgr
 trip: never on the event loop) — is the one they were computed at and no embargo has ended
 since. Any change empties it; the next request recomputes its answer.
 
-Two halves, so that a request costs one trip to the request threads, hit or miss (each trip costs
-~0.1 ms of CPU and a hand-over of the GIL, as much as a fifth of a record read):
+Two halves, so that a request costs one trip to the request threads, hit or miss (each trip
+costs CPU and a hand-over of the GIL: see ``openhep.web._threads``):
 
 * :class:`AnswerCacheMiddleware` (on the event loop, no blocking call there) computes the
   request's key. If an answer is kept under it, it reads the catalogue's state in the thread
