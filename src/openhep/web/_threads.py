@@ -6,7 +6,7 @@ module hands it to the event loop's default executor instead, a ``ThreadPoolExec
 ``OPENHEP_REQUEST_THREADS`` threads that the app installs when it starts
 (:func:`install_request_threads`). Same threads, same bound, a cheaper trip: with 32 requests
 in flight anyio's hand-off costs ~56 µs of CPU a call and asyncio's ~17 µs, and at 200k records
-``/api/records/<recid>`` went from ~2,000 to ~3,000 requests/s (docs/performance.md).
+``/api/records/<recid>`` went from 1,920 to 2,730 requests/s in an A/B (docs/performance.md).
 
 Every router of the app is made by :func:`off_loop_router`: its :class:`OffLoopRoute` makes the
 hand-off for each ``def`` endpoint; ``async def`` endpoints run on the loop as they are. Long
