@@ -285,6 +285,9 @@ def _image_link(attributes: list[tuple[str, str]], inside_link: bool) -> str:
     return f'<a href="{src}" class="external" rel="external noopener">Image: {label}</a>'
 
 
+_PRE_NEWLINE = re.compile(r"(<pre(?:\s[^>]*)?>)\n")
+
+
 class _After:
     """The pass over nh3's output (see the module's docstring): one tag or text at a time."""
 
@@ -342,7 +345,10 @@ class _After:
     def run(self, cleaned: str) -> str:
         # A stray "</p>" makes an empty paragraph (as in a browser): 288 real descriptions
         # have one; it shows nothing, so it is not written (nor one emptied of its image here).
-        return self._rewrite(cleaned).replace("<p></p>", "")
+        written = self._rewrite(cleaned).replace("<p></p>", "")
+        # A parser drops the newline right after "<pre>": one that is the content's own is
+        # written twice, so that the page shows it and sanitizing again changes nothing.
+        return _PRE_NEWLINE.sub("\\1\n\n", written)
 
     def _rewrite(self, cleaned: str) -> str:
         if not has_math(cleaned):
