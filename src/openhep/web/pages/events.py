@@ -16,9 +16,7 @@ from urllib.parse import quote
 from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse
 
-from openhep.catalog import RecordNotFoundError
 from openhep.events import DETECTOR
-from openhep.model import RECID
 from openhep.services import DisplayableRecord, EventViewer, parse_file, parse_index
 from openhep.web._deps import base_url
 from openhep.web._params import strict_query_params
@@ -27,7 +25,7 @@ from openhep.web._threads import off_loop_router
 from openhep.web.pages._math import math_text
 from openhep.web.pages._plotly import plotly_url
 from openhep.web.pages._render import render
-from openhep.web.pages._routes import get_and_head
+from openhep.web.pages._routes import get_and_head, page_recid
 
 router = off_loop_router(tags=["pages"])
 
@@ -59,9 +57,7 @@ def events_context(
 @get_and_head(router, "/visualise/events/{recid}", response_class=HTMLResponse,
               summary="The event display of a record")  # fmt: skip
 def events_page(request: Request) -> HTMLResponse:
-    recid = request.path_params["recid"]
-    if not RECID.match(recid):
-        raise RecordNotFoundError(recid[:40])
+    recid = page_recid(request)
     params = strict_query_params(request)
     unknown = sorted(name[:40] for name in params if name not in PARAMETERS)
     if unknown:

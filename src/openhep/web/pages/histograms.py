@@ -16,8 +16,6 @@ from urllib.parse import quote
 from fastapi import HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
-from openhep.catalog import RecordNotFoundError
-from openhep.model import RECID
 from openhep.services import AnalysableRecord, Analyst
 from openhep.web._deps import base_url
 from openhep.web._params import strict_query_params
@@ -26,7 +24,7 @@ from openhep.web._threads import off_loop_router
 from openhep.web.pages._math import math_text
 from openhep.web.pages._plotly import PLOTLY_CACHE, plotly_script, plotly_url
 from openhep.web.pages._render import query_string, render
-from openhep.web.pages._routes import get_and_head
+from openhep.web.pages._routes import get_and_head, page_recid
 
 router = off_loop_router(tags=["pages"])
 
@@ -100,9 +98,7 @@ def histogram_context(
 @get_and_head(router, "/visualise/histograms/{recid}", response_class=HTMLResponse,
               summary="The histogram page of a record")  # fmt: skip
 def histogram_page(request: Request) -> HTMLResponse:
-    recid = request.path_params["recid"]
-    if not RECID.match(recid):
-        raise RecordNotFoundError(recid[:40])
+    recid = page_recid(request)
     params = strict_query_params(request)
     analyst: Analyst = request.app.state.analyst
     record = analyst.analysable(recid)

@@ -19,7 +19,6 @@ from fastapi.responses import HTMLResponse
 from openhep.catalog import RecordNotFoundError
 from openhep.formats import file_indices, schemaorg
 from openhep.model import (
-    RECID,
     Described,
     Link,
     MethodologyStep,
@@ -35,6 +34,7 @@ from openhep.web._threads import off_loop_router
 from openhep.web.pages._links import path_recids, site_links
 from openhep.web.pages._math import math_text, tex_accents
 from openhep.web.pages._render import human_size, json_in_html, query_string, render
+from openhep.web.pages._routes import page_recid
 from openhep.web.pages._sanitize import SiteLinks, sanitize_html, site_path, site_paths
 from openhep.web.pages._summary import plain_text
 
@@ -663,9 +663,7 @@ def record_context(
 @cached
 def record_page(request: Request) -> HTMLResponse:
     # Parameters are read here rather than by FastAPI: its validation costs as much as a read.
-    recid = request.path_params["recid"]
-    if not RECID.match(recid):
-        raise RecordNotFoundError(recid[:40])
+    recid = page_recid(request)
     params = request.query_params
     version = _page_number(params.get("version"), None)
     if "version" in params and version is None:
